@@ -1,0 +1,83 @@
+package builder
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/communicator"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/registry"
+	"github.com/kilnhq/kiln/internal/step"
+)
+
+// Builder makes one image from one source.
+type Builder interface {
+	// Run boots a temporary machine, calls hook.Provision once the machine is
+	// reachable, turns the result into an artifact and removes every temporary
+	// resource, also when ctx is cancelled. A nil artifact with a nil error
+	// means the build made nothing (the null builder).
+	Run(ctx context.Context, env *Env, hook Hook) (artifact.Artifact, error)
+}
+
+// Hook is how provisioning reaches a builder.
+type Hook interface {
+	// Provision runs the build's provisioners over comm. data holds the
+	// values a builder knows about the machine, exposed to templates as
+	// build.NAME and to legacy strings as {{ .NAME }}: Host, Port, User,
+	// ID, SSHPublicKey, SourceAMI, BuildRegion and so on.
+	Provision(ctx context.Context, comm communicator.Communicator, data map[string]string) error
+}
+
+// HookFunc adapts a function to a Hook.
+type HookFunc func(ctx context.Context, comm communicator.Communicator, data map[string]string) error
+
+// Provision calls f.
+func (f HookFunc) Provision(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+	return f(ctx, comm, data)
+}
+
+// Info describes the build a component is working for.
+type Info struct {
+	// Name is the full build name: "BUILD.TYPE.SOURCE", or "TYPE.SOURCE"
+	// for an unnamed build block.
+	Name string
+	// Type is the source's type label ("amazon-ebs").
+	Type string
+	// SourceName is the source's name, after any name override in the build.
+	SourceName string
+	// ID is unique to this build in this run; temporary resources are
+	// tagged with it.
+	ID string
+	// RunID is unique to the kiln run (Packer's packer_run_uuid).
+	RunID string
+	// Started is when the run started; the one timestamp of the run.
+	Started time.Time
+}
+
+// Env is what the engine gives a builder for one run.
+type Env struct {
+	Info   Info
+	Events event.Sink
+	// OnError and Ask say what the builder's step runner does on failure.
+	OnError step.Policy
+	Ask     step.Asker
+	// Force asks builders to replace existing output (kiln build -force).
+	Force bool
+	// Debug asks builders to keep diagnostic material, such as the
+	// temporary private keys (written 0600).
+	Debug bool
+}
+
+// Factory decodes a source body into a Builder. It must not have side effects:
+// it runs for validation too, with values that are not yet known left unknown
+// in ectx.
+type Factory func(body hcl.Body, ectx *hcl.EvalContext) (Builder, hcl.Diagnostics)
+
+// Registry maps source type labels to Factories.
+type Registry = registry.Registry[Factory]
+
+// NewRegistry returns an empty builder registry.
+func NewRegistry() *Registry { return registry.New[Factory]("builder") }

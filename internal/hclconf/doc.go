@@ -1,0 +1,11 @@
+// Package hclconf decodes a component's HCL body into its typed Go config.
+//
+// It is the second phase of kiln's two-phase configuration: the template keeps
+// each source, provisioner and post-processor body raw, and the component that
+// owns the schema decodes it with Decode. Compared with gohcl it adds what
+// Packer-style options need: embedded ("squash") structs so that communicator
+// options can be shared, durations written as "5m", dynamic blocks, and
+// unknown values left unset (so validation works before data sources or
+// build-time values are known). Unknown attributes are errors at their range,
+// with a "did you mean" from HCL.
+package hclconf
