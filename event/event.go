@@ -9,8 +9,9 @@ import (
 // event in the JSON stream ("step.started", "output", ...); it is stable.
 type Event interface {
 	Kind() string
-	// Meta returns the common fields, so a sink or the engine can stamp them.
-	Meta() *Meta
+	// EventMeta returns the common fields, so a sink or the engine can stamp
+	// them. (It cannot be called Meta: the embedded Meta field would hide it.)
+	EventMeta() *Meta
 }
 
 // Meta holds the fields every event carries.
@@ -21,8 +22,8 @@ type Meta struct {
 	Build string `json:"build,omitempty"`
 }
 
-// Meta returns m itself; types that embed Meta get it for free.
-func (m *Meta) Meta() *Meta { return m }
+// EventMeta returns m itself; types that embed Meta get it for free.
+func (m *Meta) EventMeta() *Meta { return m }
 
 // A Sink receives events. Implementations must be safe for concurrent use:
 // parallel builds emit from several goroutines.
@@ -54,7 +55,7 @@ func Serialize(s Sink) Sink {
 // where it is zero, the current time, before passing it to s.
 func ForBuild(s Sink, build string) Sink {
 	return SinkFunc(func(e Event) {
-		m := e.Meta()
+		m := e.EventMeta()
 		if m.Build == "" {
 			m.Build = build
 		}
