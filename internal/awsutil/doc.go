@@ -1,0 +1,12 @@
+// Package awsutil holds the AWS mechanics shared by kiln's AWS components (the
+// amazon-ebs builder today; AWS data sources and image families later): the
+// access options as Packer spells them and the aws.Config they load into, one
+// adaptive retryer per process and region so that parallel builds slow down
+// together when throttled, waiters that poll with a low ceiling and say what
+// they were waiting for when they give up, the tags that mark temporary
+// resources, and the local journal of temporary resources that `kiln clean`
+// reads after a process was killed.
+//
+// It is plumbing: it imports the AWS SDK and kiln's event package, and never
+// a builder.
+package awsutil
