@@ -1,0 +1,17 @@
+// Package ssh is kiln's SSH communicator: it runs commands on, and moves files
+// to and from, a machine being built, over golang.org/x/crypto/ssh and
+// github.com/pkg/sftp.
+//
+// A builder embeds Config in its own config (`hcl:",squash"`), so the
+// Packer-named ssh_* options sit in the source block, and calls Connect once
+// the machine is booting, handing over what it knows in ConnectOptions: the
+// address, a login key it generated and the host key it installed. Connect
+// waits for a completed SSH handshake (not an open port), verifies the host
+// key strictly, and returns a Comm that keeps one connection for the whole
+// build; every command and transfer is a session over it, and a lost
+// connection is re-established by the next call.
+//
+// It sits in kiln's plumbing layer, below the builders and above the
+// communicator contract. It never prints: connection notes and transfer
+// progress go to the event.Sink in ConnectOptions.
+package ssh
