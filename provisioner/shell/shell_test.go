@@ -1,0 +1,250 @@
+package shell
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+	"github.com/hashicorp/hcl/v2/hclwrite"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/localcomm"
+	"github.com/kilnhq/kiln/provisioner"
+)
+
+func parse(t *testing.T, src string) hcl.Body {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "test.pkr.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return f.Body
+}
+
+func newProv(t *testing.T, src string) provisioner.Provisioner {
+	t.Helper()
+	p, diags := New(parse(t, src), nil)
+	if diags.HasErrors() {
+		t.Fatalf("New: %v", diags)
+	}
+	return p
+}
+
+// recorder collects events.
+type recorder struct {
+	mu  sync.Mutex
+	evs []event.Event
+}
+
+func (r *recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.evs = append(r.evs, e)
+}
+
+func (r *recorder) lines(stream string) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.evs {
+		if o, ok := e.(*event.Output); ok && o.Stream == stream {
+			out = append(out, o.Line)
+		}
+	}
+	return out
+}
+
+func testEnv(rec *recorder) *provisioner.Env {
+	return &provisioner.Env{
+		Info:   builder.Info{Name: "web.null.box", Type: "null", SourceName: "box"},
+		Events: rec,
+		Source: `provisioner "shell" (test.pkr.hcl:1)`,
+		Data:   map[string]string{"Host": "127.0.0.1"},
+	}
+}
+
+func hclList(items ...string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = string(hclwrite.TokensForValue(cty.StringVal(s)).Bytes())
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// tricky values that must reach the script unchanged.
+var tricky = map[string]string{
+	"SPACES": "hello  world",
+	"QUOTES": `it's "quoted"`,
+	"DOLLAR": "$HOME `id` $(id) \\n",
+}
+
+func TestInlineEnvQuoting(t *testing.T) {
+	dir := t.TempDir()
+	src := `
+remote_folder = "` + dir + `"
+inline = ["echo \"SPACES=[$SPACES]\"", "echo \"QUOTES=[$QUOTES]\"", "printf \"%s\\n\" \"DOLLAR=[$DOLLAR]\"", "echo \"MAP=[$MAP]\"", "echo \"B=$PACKER_BUILD_NAME T=$PACKER_BUILDER_TYPE\"", "echo host={{ .Host }}", "echo err >&2"]
+environment_vars = ` + hclList("SPACES="+tricky["SPACES"], "QUOTES="+tricky["QUOTES"], "DOLLAR="+tricky["DOLLAR"], "MAP=from-list") + `
+env = { MAP = "from 'env' map" }
+`
+	p := newProv(t, src)
+	rec := &recorder{}
+	comm := &localcomm.Comm{}
+	if err := p.Provision(context.Background(), testEnv(rec), comm); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"SPACES=[" + tricky["SPACES"] + "]",
+		"QUOTES=[" + tricky["QUOTES"] + "]",
+		"DOLLAR=[" + tricky["DOLLAR"] + "]",
+		"MAP=[from 'env' map]",
+		"B=box T=null",
+		"host=127.0.0.1",
+	}
+	got := rec.lines("stdout")
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stdout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := rec.lines("stderr"); len(got) != 1 || got[0] != "err" {
+		t.Errorf("stderr = %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
+		t.Errorf("scripts left behind: %v", left)
+	}
+}
+
+func TestScriptsAndExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	s1 := filepath.Join(dir, "one.sh")
+	s2 := filepath.Join(dir, "two.sh")
+	os.WriteFile(s1, []byte("#!/bin/sh\r\necho one \"$X\"\r\n"), 0o644)
+	os.WriteFile(s2, []byte("#!/bin/sh\necho two\nexit 3\n"), 0o644)
+	remote := t.TempDir()
+
+	cases := []struct {
+		name    string
+		extra   string
+		wantErr string
+	}{
+		{"invalid exit", "", "script " + s2 + ": exit status 3"},
+		{"valid exit", "valid_exit_codes = [0, 3]", ""},
+		{"zero not valid", "valid_exit_codes = [3]", "script " + s1 + ": exit status 0"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProv(t, `
+remote_folder = "`+remote+`"
+scripts = `+hclList(s1, s2)+`
+environment_vars = ["X=a b"]
+`+tc.extra)
+			rec := &recorder{}
+			err := p.Provision(context.Background(), testEnv(rec), &localcomm.Comm{})
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			if tc.wantErr == "" {
+				if got := strings.Join(rec.lines("stdout"), "|"); got != "one a b|two" {
+					t.Errorf("stdout = %q", got)
+				}
+			}
+			if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
+				t.Errorf("scripts left behind: %v", left)
+			}
+		})
+	}
+}
+
+func TestEnvVarFileAndSkipClean(t *testing.T) {
+	remote := t.TempDir()
+	p := newProv(t, `
+remote_folder = "`+remote+`"
+remote_file = "mine.sh"
+use_env_var_file = true
+skip_clean = true
+environment_vars = `+hclList("Q="+tricky["QUOTES"], "D="+tricky["DOLLAR"])+`
+inline = ["printf \"%s\\n\" \"[$Q][$D]\""]
+`)
+	rec := &recorder{}
+	comm := &localcomm.Comm{}
+	if err := p.Provision(context.Background(), testEnv(rec), comm); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(rec.lines("stdout"), "\n"), "["+tricky["QUOTES"]+"]["+tricky["DOLLAR"]+"]"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(remote, "mine.sh")); err != nil {
+		t.Errorf("skip_clean: script should be kept: %v", err)
+	}
+	vf, _ := filepath.Glob(filepath.Join(remote, "varfile_*.sh"))
+	if len(vf) != 1 {
+		t.Fatalf("env var file kept with skip_clean: got %v", vf)
+	}
+	cmds := comm.Commands()
+	if len(cmds) != 1 || !strings.Contains(cmds[0], ". "+vf[0]+" && ") {
+		t.Errorf("commands = %q, want the default env-var-file command sourcing %s", cmds, vf[0])
+	}
+}
+
+func TestExpectDisconnect(t *testing.T) {
+	remote := t.TempDir()
+	src := `
+remote_folder = "` + remote + `"
+inline = ["echo before reboot"]
+`
+	disconnect := func(cmd string) bool { return strings.Contains(cmd, "script_") && !strings.HasPrefix(cmd, "rm ") }
+
+	p := newProv(t, src)
+	err := p.Provision(context.Background(), testEnv(&recorder{}), &localcomm.Comm{Disconnect: disconnect})
+	if err == nil || !strings.Contains(err.Error(), "expect_disconnect") {
+		t.Fatalf("unexpected disconnect: err = %v, want a hint at expect_disconnect", err)
+	}
+
+	p = newProv(t, src+"expect_disconnect = true\n")
+	comm := &localcomm.Comm{Disconnect: disconnect}
+	if err := p.Provision(context.Background(), testEnv(&recorder{}), comm); err != nil {
+		t.Fatalf("expected disconnect: %v", err)
+	}
+	cmds := comm.Commands()
+	if len(cmds) != 2 || !strings.HasPrefix(cmds[1], "rm -f ") {
+		t.Errorf("commands = %q, want the script then its removal", cmds)
+	}
+}
+
+func TestValidation(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{``, "Nothing to run"},
+		{`inline = ["true"]` + "\n" + `script = "x.sh"`, "Conflicting arguments"},
+		{`script = "/nonexistent/x.sh"`, "Script not found"},
+		{`inline = ["true"]` + "\n" + `environment_vars = ["NOEQUALS"]`, "Invalid environment variable"},
+		{`inline = ["true"]` + "\n" + `execute_command = "{{.Path"`, "Invalid execute_command"},
+		{`inline = ["true"]` + "\n" + `bogus = 1`, "Unsupported argument"},
+	}
+	for _, tc := range cases {
+		_, diags := New(parse(t, tc.src), nil)
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+			t.Errorf("%q: diags = %v, want %q", tc.src, diags, tc.want)
+		}
+	}
+}
+
+func TestUnknownValuesValidate(t *testing.T) {
+	ectx := &hcl.EvalContext{Variables: map[string]cty.Value{
+		"build": cty.ObjectVal(map[string]cty.Value{"Host": cty.UnknownVal(cty.String)}),
+	}}
+	src := `
+inline = ["echo ${build.Host}"]
+environment_vars = ["H=${build.Host}"]
+`
+	if _, diags := New(parse(t, src), ectx); diags.HasErrors() {
+		t.Fatalf("unknown values must validate: %v", diags)
+	}
+	if _, diags := New(parse(t, `script = build.Host`), ectx); diags.HasErrors() {
+		t.Fatalf("unknown script must validate: %v", diags)
+	}
+}
