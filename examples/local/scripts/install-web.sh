@@ -1,0 +1,24 @@
+#!/bin/sh
+# Installs busybox's httpd as a systemd service serving /srv/www.
+set -eu
+
+install -d -m 0755 /srv/www
+install -m 0644 /tmp/index.html /srv/www/index.html
+rm -f /tmp/index.html
+echo "${WEB_VERSION}" > /srv/www/version
+
+cat > /etc/systemd/system/web.service <<UNIT
+[Unit]
+Description=Static web server (busybox httpd)
+After=network.target
+
+[Service]
+ExecStart=/bin/busybox httpd -f -p ${WEB_PORT} -h /srv/www
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
+systemctl enable web.service
+echo "web ${WEB_VERSION} installed on port ${WEB_PORT}"

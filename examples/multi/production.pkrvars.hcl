@@ -1,0 +1,3 @@
+environment  = "production"
+app_replicas = 3
+features     = ["metrics", "tracing"]
