@@ -181,13 +181,6 @@ func attrRange(body hcl.Body, name string) *hcl.Range {
 	return body.MissingItemRange().Ptr()
 }
 
-func (c *Config) port() int {
-	if c.Port != 0 {
-		return c.Port
-	}
-	return DefaultPort
-}
-
 func (c *Config) timeout() time.Duration {
 	if c.Timeout > 0 {
 		return c.Timeout

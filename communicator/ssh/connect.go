@@ -367,6 +367,9 @@ type conn struct {
 	hostKey string
 	done    chan struct{} // closed when the connection is gone
 	once    sync.Once
+
+	forwardAgent sync.Once
+	agentErr     error
 }
 
 func newConn(client *gossh.Client, wc *watchedConn, hostKey string, cfg *Config) *conn {

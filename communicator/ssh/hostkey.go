@@ -132,6 +132,6 @@ func algorithmsFor(k gossh.PublicKey) []string {
 // probeKey is a public key that no known_hosts line matches.
 type probeKey struct{}
 
-func (probeKey) Type() string                            { return "kiln-probe" }
-func (probeKey) Marshal() []byte                         { return []byte("kiln-probe") }
-func (probeKey) Verify([]byte, *gossh.Signature) error   { return errors.New("probe key") }
+func (probeKey) Type() string                          { return "kiln-probe" }
+func (probeKey) Marshal() []byte                       { return []byte("kiln-probe") }
+func (probeKey) Verify([]byte, *gossh.Signature) error { return errors.New("probe key") }

@@ -1,0 +1,209 @@
+package ssh
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/sync/errgroup"
+)
+
+// SFTP tuning: OpenSSH's sftp-server takes writes of up to 255 KiB; many
+// requests in flight hide the round trips.
+const (
+	sftpPacket      = 252 * 1024
+	sftpInFlight    = 64
+	sftpFilesAtOnce = 8 // files of a tree uploaded in parallel
+)
+
+// sftpTransfer is one SFTP session.
+type sftpTransfer struct {
+	c *sftp.Client
+}
+
+func newSFTPTransfer(_ *Comm, cn *conn) (*sftpTransfer, error) {
+	c, err := sftp.NewClient(cn.client,
+		sftp.UseConcurrentWrites(true),
+		sftp.UseConcurrentReads(true),
+		sftp.MaxConcurrentRequestsPerFile(sftpInFlight),
+		sftp.MaxPacketUnchecked(sftpPacket),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return &sftpTransfer{c: c}, nil
+}
+
+func (s *sftpTransfer) close() { s.c.Close() }
+
+func (s *sftpTransfer) upload(dst string, r io.Reader, _ int64, mode fs.FileMode) error {
+	if err := s.mkdirAll(path.Dir(dst)); err != nil {
+		return err
+	}
+	return s.put(dst, r, mode)
+}
+
+// put writes r to dst, then sets dst's mode.
+func (s *sftpTransfer) put(dst string, r io.Reader, mode fs.FileMode) error {
+	f, err := s.c.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	if _, err := f.ReadFromWithConcurrency(r, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := f.Chmod(mode.Perm()); err != nil {
+		f.Close()
+		return fmt.Errorf("chmod %s: %w", dst, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", dst, err)
+	}
+	return nil
+}
+
+func (s *sftpTransfer) mkdirAll(dir string) error {
+	if dir == "." || dir == "/" || dir == "" {
+		return nil
+	}
+	if err := s.c.MkdirAll(dir); err != nil {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+func (s *sftpTransfer) download(src string, w io.Writer) error {
+	f, err := s.c.Open(src)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	defer f.Close()
+	if _, err := f.WriteTo(w); err != nil {
+		return fmt.Errorf("read %s: %w", src, err)
+	}
+	return nil
+}
+
+func (s *sftpTransfer) uploadDir(dst, src string, p *progress) error {
+	if err := s.mkdirAll(dst); err != nil {
+		return err
+	}
+	var g errgroup.Group
+	g.SetLimit(sftpFilesAtOnce)
+	err := walkLocal(src, func(rel string, st fs.FileInfo) error {
+		remote := path.Join(dst, filepath.ToSlash(rel))
+		if st.IsDir() {
+			if err := s.c.Mkdir(remote); err != nil {
+				if fi, serr := s.c.Stat(remote); serr != nil || !fi.IsDir() {
+					return fmt.Errorf("create directory %s: %w", remote, err)
+				}
+			}
+			return s.c.Chmod(remote, st.Mode().Perm())
+		}
+		local := filepath.Join(src, rel)
+		g.Go(func() error {
+			f, err := os.Open(local)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			return s.put(remote, p.reader(f), st.Mode())
+		})
+		return nil
+	})
+	if gerr := g.Wait(); err == nil {
+		err = gerr
+	}
+	return err
+}
+
+func (s *sftpTransfer) downloadDir(src, dst string, p *progress) error {
+	w := s.c.Walk(src)
+	for w.Step() {
+		if err := w.Err(); err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, w.Path())
+		if err != nil {
+			return err
+		}
+		local := filepath.Join(dst, filepath.FromSlash(rel))
+		st := w.Stat()
+		if st.Mode()&fs.ModeSymlink != 0 {
+			if st, err = s.c.Stat(w.Path()); err != nil {
+				return err
+			}
+			if st.IsDir() {
+				return fmt.Errorf("%s is a symbolic link to a directory; links to directories are not copied", w.Path())
+			}
+		}
+		if st.IsDir() {
+			if err := mkdirMode(local, st.Mode()); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.get(w.Path(), local, st.Mode(), p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sftpTransfer) get(remote, local string, mode fs.FileMode, p *progress) error {
+	f, err := os.OpenFile(local, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode.Perm())
+	if err != nil {
+		return err
+	}
+	if err := s.download(remote, p.writer(f)); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Chmod(mode.Perm()); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// mkdirMode creates dir (and parents) and gives dir the mode perm.
+func mkdirMode(dir string, mode fs.FileMode) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.Chmod(dir, mode.Perm())
+}
+
+// walkLocal calls fn for every directory and file under root (not root
+// itself), parents before children, with the path relative to root and the
+// followed file info. Links to directories are an error.
+func walkLocal(root string, fn func(rel string, st fs.FileInfo) error) error {
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == root {
+			return nil
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 && st.IsDir() {
+			return fmt.Errorf("%s is a symbolic link to a directory; links to directories are not copied", p)
+		}
+		if !st.IsDir() && !st.Mode().IsRegular() {
+			return fmt.Errorf("%s is not a regular file or directory", p)
+		}
+		rel, err := filepath.Rel(root, p)
+		if err != nil {
+			return err
+		}
+		return fn(rel, st)
+	})
+}

@@ -1,0 +1,190 @@
+package ssh
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+
+	"github.com/kilnhq/kiln/event"
+)
+
+// transfer moves files over one connection by one method (sftp or scp).
+// Each Comm call opens one and closes it afterwards; closing it early aborts
+// what it is doing, which is how ctx cancels a transfer.
+type transfer interface {
+	upload(dst string, r io.Reader, size int64, mode fs.FileMode) error
+	download(src string, w io.Writer) error
+	// uploadDir copies the tree under src into dst, creating dst.
+	uploadDir(dst, src string, p *progress) error
+	// downloadDir copies the remote tree under src into dst, creating dst.
+	downloadDir(src, dst string, p *progress) error
+	close()
+}
+
+// Upload writes r to the remote file dst with mode, creating dst's parent
+// directories. The mode is set exactly, whatever the remote umask.
+func (c *Comm) Upload(ctx context.Context, dst string, r io.Reader, size int64, mode fs.FileMode) error {
+	p := c.progress("upload "+dst, size)
+	err := c.transfer(ctx, "upload "+dst, func(t transfer) error {
+		return t.upload(dst, p.reader(r), size, mode)
+	})
+	return p.finish(err)
+}
+
+// Download copies the remote file src to w.
+func (c *Comm) Download(ctx context.Context, src string, w io.Writer) error {
+	p := c.progress("download "+src, -1)
+	err := c.transfer(ctx, "download "+src, func(t transfer) error {
+		return t.download(src, p.writer(w))
+	})
+	return p.finish(err)
+}
+
+// UploadDir copies the local directory tree src into the remote directory
+// dst, creating dst and its parents, with each file's and directory's mode.
+// Symbolic links are followed; a link to a directory is an error.
+func (c *Comm) UploadDir(ctx context.Context, dst, src string) error {
+	total, err := treeSize(src)
+	if err != nil {
+		return fmt.Errorf("upload %s to %s: %w", src, dst, err)
+	}
+	p := c.progress("upload "+src+" to "+dst, total)
+	err = c.transfer(ctx, "upload "+src+" to "+dst, func(t transfer) error {
+		return t.uploadDir(dst, src, p)
+	})
+	return p.finish(err)
+}
+
+// DownloadDir copies the remote directory tree src into the local directory
+// dst, creating dst, with each file's and directory's mode.
+func (c *Comm) DownloadDir(ctx context.Context, src, dst string) error {
+	p := c.progress("download "+src+" to "+dst, -1)
+	err := c.transfer(ctx, "download "+src+" to "+dst, func(t transfer) error {
+		return t.downloadDir(src, dst, p)
+	})
+	return p.finish(err)
+}
+
+func (c *Comm) transfer(ctx context.Context, doing string, do func(transfer) error) error {
+	cn, err := c.conn(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	var t transfer
+	if c.cfg.transferMethod() == MethodSCP {
+		t = &scpTransfer{comm: c, cn: cn}
+	} else {
+		t, err = newSFTPTransfer(c, cn)
+		if err != nil {
+			return c.failed(cn, doing+": start sftp", err)
+		}
+	}
+	stop := context.AfterFunc(ctx, t.close)
+	err = do(t)
+	cancelled := !stop()
+	t.close()
+	if cancelled {
+		return fmt.Errorf("%s: %w", doing, context.Cause(ctx))
+	}
+	if err == nil {
+		return nil
+	}
+	var se *sftp.StatusError
+	var pe *fs.PathError
+	if errors.As(err, &se) || errors.As(err, &pe) || errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) {
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	return c.failed(cn, doing, err)
+}
+
+// treeSize adds up the sizes of the regular files under dir.
+func treeSize(dir string) (int64, error) {
+	var total int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			return nil
+		}
+		st, err := os.Stat(p)
+		if err != nil {
+			return err
+		}
+		if st.Mode().IsRegular() {
+			total += st.Size()
+		}
+		return nil
+	})
+	return total, err
+}
+
+// progressEvery is the least time between two progress events of a task.
+const progressEvery = 250 * time.Millisecond
+
+// progress counts the bytes of one transfer and reports them as
+// event.Progress, at most every progressEvery and once at the end.
+type progress struct {
+	sink  event.Sink
+	task  string
+	total int64
+	done  atomic.Int64
+	last  atomic.Int64 // unix nanoseconds of the last event
+}
+
+func (c *Comm) progress(task string, total int64) *progress {
+	p := &progress{sink: c.events, task: task, total: total}
+	p.last.Store(time.Now().UnixNano())
+	return p
+}
+
+func (p *progress) add(n int) {
+	d := p.done.Add(int64(n))
+	now := time.Now().UnixNano()
+	last := p.last.Load()
+	if now-last >= int64(progressEvery) && p.last.CompareAndSwap(last, now) {
+		p.sink.Emit(&event.Progress{Task: p.task, Done: d, Total: p.total, Unit: "bytes"})
+	}
+}
+
+// finish emits the final event on success and returns err.
+func (p *progress) finish(err error) error {
+	if err == nil {
+		d := p.done.Load()
+		p.sink.Emit(&event.Progress{Task: p.task, Done: d, Total: d, Unit: "bytes"})
+	}
+	return err
+}
+
+func (p *progress) reader(r io.Reader) io.Reader { return &countingReader{r: r, p: p} }
+func (p *progress) writer(w io.Writer) io.Writer { return &countingWriter{w: w, p: p} }
+
+type countingReader struct {
+	r io.Reader
+	p *progress
+}
+
+func (c *countingReader) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	c.p.add(n)
+	return n, err
+}
+
+type countingWriter struct {
+	w io.Writer
+	p *progress
+}
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.p.add(n)
+	return n, err
+}
