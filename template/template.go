@@ -23,6 +23,11 @@ type Template struct {
 	Locals    map[string]*Local
 	Sources   map[SourceRef]*Source
 	Builds    []*Build
+
+	cwd   string               // path.cwd, and the base of relative paths in file functions
+	env   []string             // the environment env() reads in variable defaults
+	funcs funcMap              // functions outside variable defaults
+	base  map[string]cty.Value // var, local, path and packer
 }
 
 // Variable is a declared input variable and the value it resolved to.
@@ -32,6 +37,12 @@ type Variable struct {
 	Type        cty.Type
 	Default     cty.Value
 	Sensitive   bool
+	// Nullable is false when the variable declares nullable = false: its
+	// value may then not be null.
+	Nullable bool
+	// Required is true when the variable has no default: it must be given a
+	// value.
+	Required bool
 	// Value is the resolved value, after defaults, environment, var files
 	// and -var flags.
 	Value     cty.Value

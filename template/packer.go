@@ -1,0 +1,139 @@
+package template
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/go-version"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+)
+
+// PackerVersion is the Packer release whose template language kiln reads:
+// packer { required_version } is checked against it, and packer.version
+// returns it.
+const PackerVersion = "1.11.2"
+
+var packerSchema = &hcl.BodySchema{
+	Attributes: []hcl.AttributeSchema{{Name: "required_version"}},
+	Blocks:     []hcl.BlockHeaderSchema{{Type: "required_plugins"}},
+}
+
+// decodePackerBlock checks required_version against PackerVersion and each
+// required plugin against the plugins kiln embeds.
+func (l *loader) decodePackerBlock(b *hcl.Block) hcl.Diagnostics {
+	content, diags := b.Body.Content(packerSchema)
+	if attr, ok := content.Attributes["required_version"]; ok {
+		var s string
+		d := decodeString(attr, nil, &s)
+		diags = append(diags, d...)
+		if !d.HasErrors() {
+			diags = append(diags, checkVersion(s, attr.Expr.Range())...)
+		}
+	}
+	embedded := map[string]bool{}
+	for _, p := range l.cfg.plugins {
+		embedded[normalizePluginSource(p)] = true
+	}
+	for _, rp := range content.Blocks {
+		attrs, d := rp.Body.JustAttributes()
+		diags = append(diags, d...)
+		for _, attr := range sortedAttributes(attrs) {
+			diags = append(diags, checkPlugin(attr, embedded)...)
+		}
+	}
+	return diags
+}
+
+func checkVersion(constraint string, rng hcl.Range) hcl.Diagnostics {
+	c, err := version.NewConstraint(constraint)
+	if err != nil {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid required_version",
+			Detail:   fmt.Sprintf("%q is not a version constraint: %s.", constraint, err),
+			Subject:  rng.Ptr(),
+		}}
+	}
+	if !c.Check(version.Must(version.NewVersion(PackerVersion))) {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Unsupported Packer version",
+			Detail: fmt.Sprintf("The template requires Packer %s; kiln reads templates as Packer %s does.",
+				constraint, PackerVersion),
+			Subject: rng.Ptr(),
+		}}
+	}
+	return nil
+}
+
+// checkPlugin checks one required_plugins entry: { source = "...", version = "..." }.
+func checkPlugin(attr *hcl.Attribute, embedded map[string]bool) hcl.Diagnostics {
+	val, diags := attr.Expr.Value(nil)
+	if diags.HasErrors() {
+		return diags
+	}
+	invalid := &hcl.Diagnostic{
+		Severity: hcl.DiagError,
+		Summary:  "Invalid required_plugins entry",
+		Detail:   fmt.Sprintf("Write %s = { source = \"github.com/OWNER/NAME\", version = \">= 1.0\" }.", attr.Name),
+		Subject:  attr.Expr.Range().Ptr(),
+	}
+	if !val.IsWhollyKnown() || val.IsNull() || !val.Type().IsObjectType() {
+		return hcl.Diagnostics{invalid}
+	}
+	var source, constraint string
+	for k, v := range val.AsValueMap() {
+		if !v.Type().Equals(cty.String) || v.IsNull() {
+			return hcl.Diagnostics{invalid}
+		}
+		switch k {
+		case "source":
+			source = v.AsString()
+		case "version":
+			constraint = v.AsString()
+		default:
+			return hcl.Diagnostics{invalid}
+		}
+	}
+	if source == "" {
+		return hcl.Diagnostics{invalid}
+	}
+	if constraint != "" {
+		if _, err := version.NewConstraint(constraint); err != nil {
+			return hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid plugin version constraint",
+				Detail:   fmt.Sprintf("%q is not a version constraint: %s.", constraint, err),
+				Subject:  attr.Expr.Range().Ptr(),
+			}}
+		}
+	}
+	if embedded[normalizePluginSource(source)] {
+		return nil
+	}
+	have := make([]string, 0, len(embedded))
+	for p := range embedded {
+		have = append(have, p)
+	}
+	sort.Strings(have)
+	list := "none"
+	if len(have) > 0 {
+		list = strings.Join(have, ", ")
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  fmt.Sprintf("kiln lacks the plugin %s", source),
+		Detail: fmt.Sprintf("The template requires the plugin %q (%s), but kiln runs no plugins: it embeds its components, "+
+			"and none come from %s. Embedded plugin sources: %s.", attr.Name, source, source, list),
+		Subject: attr.Expr.Range().Ptr(),
+	}}
+}
+
+// normalizePluginSource lower-cases a plugin source and drops a scheme and a
+// trailing slash.
+func normalizePluginSource(s string) string {
+	s = strings.TrimPrefix(strings.TrimPrefix(strings.ToLower(s), "https://"), "http://")
+	return strings.TrimSuffix(s, "/")
+}
