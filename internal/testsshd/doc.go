@@ -1,0 +1,14 @@
+// Package testsshd starts a real OpenSSH sshd for tests, on a free
+// 127.0.0.1 port, with its own generated host key and client key:
+//
+//	srv := testsshd.Start(t)
+//	// srv.Host, srv.Port, srv.User, srv.ClientKeyFile, srv.HostKey
+//	// or, in a template: source "null" "x" { <srv.HCL()> }
+//
+// The server runs as the current user (root here), without PAM, with
+// internal-sftp, and is killed when the test ends. When sshd is not
+// installed the test is skipped, or fails under KILN_REQUIRE_INTEGRATION=1
+// (see internal/testenv).
+//
+// It is test plumbing: only _test.go files and benchmarks import it.
+package testsshd
