@@ -1,0 +1,200 @@
+package localexec
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/kilnhq/kiln/event"
+)
+
+type recorder struct {
+	mu  sync.Mutex
+	out []string
+	msg []string
+}
+
+func (r *recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e := e.(type) {
+	case *event.Output:
+		r.out = append(r.out, e.Stream+":"+e.Line)
+	case *event.Message:
+		r.msg = append(r.msg, e.Text)
+	}
+}
+
+func decode(t *testing.T, src string, pp bool) (*Config, hcl.Diagnostics) {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "t.pkr.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return Decode(f.Body, nil, pp)
+}
+
+func mustDecode(t *testing.T, src string, pp bool) *Config {
+	t.Helper()
+	c, diags := decode(t, src, pp)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return c
+}
+
+func testEnv(rec *recorder) Env {
+	return Env{Events: rec, Source: "shell-local", BuildName: "box", BuilderType: "null", Data: map[string]string{"ID": "i-123"}}
+}
+
+func TestInlineEnv(t *testing.T) {
+	c := mustDecode(t, `
+inline = ["echo \"[$A] [$PACKER_BUILD_NAME] [$PACKER_BUILDER_TYPE] [$B]\"", "echo id={{ .ID }}", "echo oops >&2"]
+environment_vars = ["A=it's a $VAR `+"`x`"+`"]
+env = { B = "two  spaces" }
+`, false)
+	rec := &recorder{}
+	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
+		t.Fatal(err)
+	}
+	// The two streams are separate pipes: compare each on its own.
+	var stdout, stderr []string
+	for _, l := range rec.out {
+		if s, ok := strings.CutPrefix(l, "stdout:"); ok {
+			stdout = append(stdout, s)
+		} else {
+			stderr = append(stderr, l)
+		}
+	}
+	want := "[it's a $VAR `x`] [box] [null] [two  spaces]|id=i-123|stderr:oops"
+	if got := strings.Join(append(stdout, stderr...), "|"); got != want {
+		t.Errorf("output = %q\nwant     %q", got, want)
+	}
+}
+
+func TestScriptExitCodesAndCommand(t *testing.T) {
+	dir := t.TempDir()
+	s := filepath.Join(dir, "s.sh")
+	os.WriteFile(s, []byte("echo ran; exit 4\n"), 0o755)
+
+	err := mustDecode(t, `script = "`+s+`"`, false).Run(context.Background(), testEnv(&recorder{}))
+	var ee *ExitError
+	if !errors.As(err, &ee) || ee.Status != 4 || err.Error() != "script "+s+": exit status 4" {
+		t.Fatalf("err = %v, want exit status 4", err)
+	}
+	rec := &recorder{}
+	if err := mustDecode(t, `scripts = ["`+s+`"]`+"\nvalid_exit_codes = [4]", false).Run(context.Background(), testEnv(rec)); err != nil {
+		t.Fatalf("valid exit code 4: %v", err)
+	}
+	if strings.Join(rec.out, "|") != "stdout:ran" {
+		t.Errorf("output = %q", rec.out)
+	}
+	rec = &recorder{}
+	if err := mustDecode(t, `command = "echo via command"`, false).Run(context.Background(), testEnv(rec)); err != nil || strings.Join(rec.out, "|") != "stdout:via command" {
+		t.Fatalf("command: %v %q", err, rec.out)
+	}
+}
+
+func TestExecuteCommand(t *testing.T) {
+	rec := &recorder{}
+	c := mustDecode(t, `
+inline = ["echo unused"]
+execute_command = ["/bin/sh", "-c", "echo custom {{.Vars}}"]
+environment_vars = ["X=1"]
+`, false)
+	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(rec.out, "|"); got != "stdout:custom PACKER_BUILDER_TYPE=null PACKER_BUILD_NAME=box X=1" {
+		t.Errorf("output = %q", got)
+	}
+	// The post-processor's old single-string form runs under sh -c.
+	c = mustDecode(t, `
+inline = ["true"]
+execute_command = ["echo old {{.Script}} | sed s/old/legacy/"]
+`, true)
+	rec = &recorder{}
+	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.out) != 1 || !strings.HasPrefix(rec.out[0], "stdout:legacy /") {
+		t.Errorf("output = %q", rec.out)
+	}
+}
+
+func TestOnlyOnSkips(t *testing.T) {
+	rec := &recorder{}
+	c := mustDecode(t, `
+inline = ["echo should not run"]
+only_on = ["solaris"]
+`, false)
+	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.out) != 0 || len(rec.msg) != 1 || !strings.Contains(rec.msg[0], "skipped") {
+		t.Errorf("out %q msg %q, want only a skip message", rec.out, rec.msg)
+	}
+}
+
+func TestCancelKillsProcessGroup(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	c := mustDecode(t, `inline = ["sleep 60 & echo $! > `+pidFile+`", "wait"]`, false)
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- c.Run(ctx, testEnv(&recorder{})) }()
+
+	var pid int
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if b, err := os.ReadFile(pidFile); err == nil && strings.HasSuffix(string(b), "\n") {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			break
+		}
+	}
+	if pid == 0 {
+		t.Fatal("the script did not start its child")
+	}
+	cancel()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("err = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			break // gone, or a zombie waiting for its reaper
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d still running after cancel: %s", pid, stat)
+		}
+	}
+}
+
+func TestValidation(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{``, "Nothing to run"},
+		{`command = "x"` + "\n" + `inline = ["y"]`, "Conflicting arguments"},
+		{`inline = ["y"]` + "\n" + `only_on = ["plan9"]`, "Invalid only_on"},
+		{`inline = ["y"]` + "\n" + `use_linux_pathing = true`, "use_linux_pathing is not supported"},
+		{`inline = ["y"]` + "\n" + `execute_command = []`, "Invalid execute_command"},
+		{`inline = ["y"]` + "\n" + `execute_command = ["sh", "{{"]`, "Invalid execute_command"},
+	}
+	for _, tc := range cases {
+		_, diags := decode(t, tc.src, false)
+		if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+			t.Errorf("%q: diags = %v, want %q", tc.src, diags, tc.want)
+		}
+	}
+}
