@@ -25,6 +25,9 @@ type Env struct {
 	Events event.Sink
 	// Source names the post-processor block for output and errors.
 	Source string
+	// Force is kiln build -force: post-processors replace output left by
+	// earlier runs (the manifest starts afresh) instead of adding to it.
+	Force bool
 }
 
 // Factory decodes a post-processor body. It must not have side effects.
