@@ -140,6 +140,11 @@ func (l *loader) declareVariable(b *hcl.Block) hcl.Diagnostics {
 		}
 	}
 	v.Value = v.Default
+	if diags.HasErrors() {
+		// A broken declaration leaves the value unknown, so that its uses
+		// report no more errors.
+		v.Value = cty.DynamicVal
+	}
 	decl.literal = isLiteralType(v.Type)
 
 	for _, vb := range content.Blocks {

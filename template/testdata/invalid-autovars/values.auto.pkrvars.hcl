@@ -1,0 +1,4 @@
+size  = "big" # ERROR: Invalid value for variable "size"
+sizee = 2 # WARNING: did you mean "size"?
+block {  # ERROR: Unexpected "block" block
+}

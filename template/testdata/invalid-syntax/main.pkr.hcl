@@ -1,0 +1,4 @@
+source "null" "x" {
+  communicator = "none"
+  broken = # ERROR: Invalid expression
+}

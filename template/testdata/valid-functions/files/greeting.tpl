@@ -1,0 +1,1 @@
+Hello, ${name}!%{ for n in items } ${n}%{ endfor }

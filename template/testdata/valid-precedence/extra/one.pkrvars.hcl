@@ -1,0 +1,3 @@
+from_file1 = "file1"
+from_file2 = "file1"
+from_flag  = "file1"

@@ -1,0 +1,2 @@
+from_file2 = "file2"
+from_flag  = "file2"
