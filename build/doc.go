@@ -1,0 +1,13 @@
+// Package build is kiln's orchestration layer. Plan turns a loaded template
+// into builds, one per (build block × source), filtered by -only and -except,
+// with every component decoded and checked: kiln validate stops there. Run
+// runs the builds in parallel with a bound; each build's builder calls back
+// into the build's provisioners through a hook (with pause_before,
+// max_retries, timeout, only/except and the error-cleanup-provisioner), then
+// the post-processor chains run on its artifact. Everything that happens is
+// reported as events, with sensitive values redacted.
+//
+// It sits between the kiln façade (package kiln) and the contracts
+// (builder, provisioner, postprocessor); it imports no concrete component:
+// they come in through Registries.
+package build

@@ -1,0 +1,266 @@
+package build
+
+import (
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"github.com/gobwas/glob"
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/postprocessor"
+	"github.com/kilnhq/kiln/provisioner"
+	"github.com/kilnhq/kiln/template"
+)
+
+// Registries holds the component registries a template is planned against.
+type Registries struct {
+	Builders       *builder.Registry
+	Provisioners   *provisioner.Registry
+	PostProcessors *postprocessor.Registry
+}
+
+// Build is one planned build: a build block applied to one of its sources,
+// with every component looked up and its configuration checked.
+type Build struct {
+	// Name is the full name, as -only and -except match it:
+	// "BUILD.TYPE.NAME", or "TYPE.NAME" for an unnamed build block.
+	Name   string
+	Block  *template.Build
+	Source *template.BuildSource
+
+	builder        builder.Builder
+	provisioners   []*plannedProvisioner
+	errorCleanup   *plannedProvisioner
+	postProcessors [][]*plannedPostProcessor
+}
+
+// plannedProvisioner is a provisioner block and its factory. The block is
+// decoded again when it runs, with the build's real build.* values.
+type plannedProvisioner struct {
+	block   *template.Provisioner
+	factory provisioner.Factory
+	source  string // `provisioner "shell" (web.pkr.hcl:23)`
+	sel     selection
+}
+
+type plannedPostProcessor struct {
+	block   *template.PostProcessor
+	factory postprocessor.Factory
+	source  string
+	sel     selection
+}
+
+// Plan makes one Build per (build block × source) of tpl, keeping those whose
+// full name matches a glob of only (when only is not empty) and none of
+// except. It decodes every source, provisioner and post-processor body with
+// its component's factory, build.* values left unknown, and reports every
+// problem at once: this is what kiln validate runs. A pattern that matches no
+// build is a warning.
+func Plan(tpl *template.Template, reg Registries, only, except []string) ([]*Build, hcl.Diagnostics) {
+	onlyG, diags := compileGlobs("-only", only, nil)
+	exceptG, d := compileGlobs("-except", except, nil)
+	diags = append(diags, d...)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	p := &planner{tpl: tpl, reg: reg, seen: map[string]bool{}}
+	onlyUsed := make([]bool, len(only))
+	exceptUsed := make([]bool, len(except))
+	var builds []*Build
+	for _, b := range tpl.Builds {
+		for _, s := range b.Sources {
+			name := s.FullName(b)
+			if len(onlyG) > 0 && !matchAny(onlyG, onlyUsed, name) {
+				continue
+			}
+			if matchAny(exceptG, exceptUsed, name) {
+				continue
+			}
+			builds = append(builds, p.plan(b, s))
+		}
+	}
+	diags = append(diags, unusedPatterns("-only", only, onlyUsed)...)
+	diags = append(diags, unusedPatterns("-except", except, exceptUsed)...)
+	return builds, append(diags, p.diags...)
+}
+
+type planner struct {
+	tpl   *template.Template
+	reg   Registries
+	diags hcl.Diagnostics
+	// seen holds the diagnostics already reported: a source or block
+	// shared by several builds is reported once.
+	seen map[string]bool
+}
+
+func (p *planner) add(diags hcl.Diagnostics) {
+	for _, d := range diags {
+		key := fmt.Sprintf("%d|%s|%s|%v", d.Severity, d.Summary, d.Detail, d.Subject)
+		if !p.seen[key] {
+			p.seen[key] = true
+			p.diags = append(p.diags, d)
+		}
+	}
+}
+
+func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
+	out := &Build{Name: s.FullName(b), Block: b, Source: s}
+	ectx := p.tpl.EvalContext(b, s, nil)
+	if f, ok := p.reg.Builders.Lookup(s.Ref.Type); !ok {
+		p.add(unknownType(p.reg.Builders.UnknownError(s.Ref.Type), p.typeRange(s)))
+	} else {
+		bld, diags := f(s.Body, ectx)
+		p.add(diags)
+		out.builder = bld
+	}
+	for _, pb := range b.Provisioners {
+		if pp := p.provisioner(b, pb, ectx); pp != nil {
+			out.provisioners = append(out.provisioners, pp)
+		}
+	}
+	if b.ErrorCleanupProvisioner != nil {
+		out.errorCleanup = p.provisioner(b, b.ErrorCleanupProvisioner, ectx)
+	}
+	for _, chain := range b.PostProcessors {
+		var planned []*plannedPostProcessor
+		for _, pb := range chain {
+			f, ok := p.reg.PostProcessors.Lookup(pb.Type)
+			if !ok {
+				p.add(unknownType(p.reg.PostProcessors.UnknownError(pb.Type), pb.TypeRange))
+				continue
+			}
+			_, diags := f(pb.Body, ectx)
+			p.add(diags)
+			sel, diags := compileSelection(pb.Only, pb.Except, pb.DeclRange)
+			p.add(diags)
+			planned = append(planned, &plannedPostProcessor{
+				block: pb, factory: f, sel: sel,
+				source: blockSource("post-processor", pb.Type, pb.Name, pb.DeclRange),
+			})
+		}
+		out.postProcessors = append(out.postProcessors, planned)
+	}
+	return out
+}
+
+func (p *planner) provisioner(b *template.Build, pb *template.Provisioner, ectx *hcl.EvalContext) *plannedProvisioner {
+	f, ok := p.reg.Provisioners.Lookup(pb.Type)
+	if !ok {
+		p.add(unknownType(p.reg.Provisioners.UnknownError(pb.Type), pb.TypeRange))
+		return nil
+	}
+	_, diags := f(pb.Body, ectx)
+	p.add(diags)
+	sel, diags := compileSelection(pb.Only, pb.Except, pb.DeclRange)
+	p.add(diags)
+	return &plannedProvisioner{
+		block: pb, factory: f, sel: sel,
+		source: blockSource("provisioner", pb.Type, pb.Name, pb.DeclRange),
+	}
+}
+
+// typeRange returns where the source's type label is written: on the
+// top-level source block when there is one.
+func (p *planner) typeRange(s *template.BuildSource) hcl.Range {
+	if src, ok := p.tpl.Sources[s.Ref]; ok {
+		return src.TypeRange
+	}
+	return s.DeclRange
+}
+
+func unknownType(msg string, rng hcl.Range) hcl.Diagnostics {
+	if !strings.HasSuffix(msg, "?") {
+		msg += "."
+	}
+	return hcl.Diagnostics{{
+		Severity: hcl.DiagError,
+		Summary:  "Unknown component type",
+		Detail:   msg + ".",
+		Subject:  rng.Ptr(),
+	}}
+}
+
+// blockSource names a block for output and errors:
+// `provisioner "shell" (web.pkr.hcl:23)`, or with its name
+// `provisioner "shell" "install" (web.pkr.hcl:23)`.
+func blockSource(kind, typ, name string, rng hcl.Range) string {
+	s := fmt.Sprintf("%s %q", kind, typ)
+	if name != "" {
+		s += fmt.Sprintf(" %q", name)
+	}
+	return fmt.Sprintf("%s (%s:%d)", s, filepath.Base(rng.Filename), rng.Start.Line)
+}
+
+func compileGlobs(what string, patterns []string, subject *hcl.Range) ([]glob.Glob, hcl.Diagnostics) {
+	var diags hcl.Diagnostics
+	out := make([]glob.Glob, 0, len(patterns))
+	for _, pat := range patterns {
+		g, err := glob.Compile(pat)
+		if err != nil {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Invalid " + what + " pattern",
+				Detail:   fmt.Sprintf("%q is not a valid glob pattern: %v.", pat, err),
+				Subject:  subject,
+			})
+			continue
+		}
+		out = append(out, g)
+	}
+	return out, diags
+}
+
+// matchAny reports whether name matches any of gs, marking in used each
+// pattern that matched.
+func matchAny(gs []glob.Glob, used []bool, name string) bool {
+	hit := false
+	for i, g := range gs {
+		if g.Match(name) {
+			hit = true
+			if used != nil {
+				used[i] = true
+			}
+		}
+	}
+	return hit
+}
+
+func unusedPatterns(what string, patterns []string, used []bool) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	for i, pat := range patterns {
+		if !used[i] {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagWarning,
+				Summary:  what + " pattern matches no build",
+				Detail:   fmt.Sprintf("No build's full name (BUILD.TYPE.NAME) matches %q.", pat),
+			})
+		}
+	}
+	return diags
+}
+
+// selection is a block's only and except: glob patterns over the names of
+// the build's sources ("TYPE.NAME"). The template warns about patterns that
+// match none of them.
+type selection struct {
+	only, except []glob.Glob
+}
+
+func compileSelection(only, except []string, rng hcl.Range) (selection, hcl.Diagnostics) {
+	var sel selection
+	var diags, d hcl.Diagnostics
+	sel.only, diags = compileGlobs("only", only, rng.Ptr())
+	sel.except, d = compileGlobs("except", except, rng.Ptr())
+	return sel, append(diags, d...)
+}
+
+// includes reports whether the block runs for source s.
+func (sel selection) includes(s *template.BuildSource) bool {
+	name := s.Ref.Type + "." + s.Name
+	if len(sel.only) > 0 && !matchAny(sel.only, nil, name) {
+		return false
+	}
+	return !matchAny(sel.except, nil, name)
+}

@@ -1,0 +1,268 @@
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/template"
+)
+
+// Options says how Run runs builds.
+type Options struct {
+	// Events receives every event of the run, one at a time (Run
+	// serializes them), with the template's sensitive values redacted.
+	// Nil drops them.
+	Events event.Sink
+	// Parallel bounds how many builds run at once; 0 means no bound.
+	Parallel int
+	// OnError is the on-error policy; "" means step.Cleanup.
+	OnError step.Policy
+	// Ask answers the step.Ask policy. Run lets one build ask at a time.
+	Ask step.Asker
+	// Force and Debug are handed to builders (kiln build -force, -debug).
+	Force, Debug bool
+	// FailFast cancels the other builds as soon as one fails.
+	FailFast bool
+	// RunID identifies the run (Packer's packer_run_uuid); "" makes one.
+	RunID string
+}
+
+// Result is the outcome of Run.
+type Result struct {
+	RunID string
+	// Builds holds one result per build given to Run, in the same order.
+	Builds []BuildResult
+}
+
+// BuildResult is the outcome of one build.
+type BuildResult struct {
+	// Name is the build's full name.
+	Name string
+	// Artifacts are what the build left: the builder's artifact (unless
+	// every post-processor chain discarded it) and what post-processors made.
+	Artifacts []artifact.Artifact
+	// Err is nil when the build succeeded.
+	Err      error
+	Duration time.Duration
+}
+
+// Err returns nil when every build succeeded, or an error that lists each
+// failed build with its error.
+func (r *Result) Err() error {
+	var errs []error
+	for _, b := range r.Builds {
+		if b.Err != nil {
+			errs = append(errs, fmt.Errorf("build %s: %w", b.Name, b.Err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Run runs builds (from Plan on tpl) in parallel, at most opts.Parallel at a
+// time, and returns when all have ended. A failed build does not stop the
+// others unless opts.FailFast. Each build runs its builder, which calls back
+// into the build's provisioners, then its post-processor chains.
+//
+// Events go to opts.Events: RunStarted, then for each build BuildStarted,
+// what its components emit, ArtifactCreated for each artifact and
+// BuildFinished, and RunFinished last. Every value tpl marks sensitive, and
+// the passwords and private keys builders report, are redacted from them.
+func Run(ctx context.Context, tpl *template.Template, builds []*Build, opts Options) *Result {
+	start := time.Now()
+	sink := opts.Events
+	if sink == nil {
+		sink = event.Discard
+	}
+	sink = event.Redact(event.Serialize(sink), tpl.SensitiveValues())
+	if opts.RunID == "" {
+		opts.RunID = uuid.NewString()
+	}
+	if opts.Ask != nil {
+		opts.Ask = &oneAtATime{a: opts.Ask}
+	}
+	res := &Result{RunID: opts.RunID, Builds: make([]BuildResult, len(builds))}
+	names := make([]string, len(builds))
+	for i, b := range builds {
+		names[i] = b.Name
+		res.Builds[i].Name = b.Name
+	}
+	sink.Emit(&event.RunStarted{Meta: event.Meta{Time: start}, RunID: opts.RunID, Builds: names})
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var sem chan struct{}
+	if opts.Parallel > 0 {
+		sem = make(chan struct{}, opts.Parallel)
+	}
+	var wg sync.WaitGroup
+	for i, b := range builds {
+		wg.Go(func() {
+			secrets := newSecretSink(sink)
+			r := &runner{tpl: tpl, b: b, opts: opts, secrets: secrets, sink: event.ForBuild(secrets, b.Name)}
+			if sem != nil {
+				select {
+				case sem <- struct{}{}:
+					defer func() { <-sem }()
+				case <-ctx.Done():
+					res.Builds[i] = r.notStarted(ctx)
+					return
+				}
+			}
+			res.Builds[i] = r.run(ctx)
+			if res.Builds[i].Err != nil && opts.FailFast {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+
+	var failed []string
+	for _, b := range res.Builds {
+		if b.Err != nil {
+			failed = append(failed, b.Name)
+		}
+	}
+	sink.Emit(&event.RunFinished{Meta: event.Meta{Time: time.Now()}, Duration: time.Since(start), Failed: failed})
+	return res
+}
+
+// runner runs one build.
+type runner struct {
+	tpl  *template.Template
+	b    *Build
+	opts Options
+	// sink stamps events with the build's name; secrets redacts them.
+	sink    event.Sink
+	secrets *secretSink
+	info    builder.Info
+	// data is what the builder reported to the hook, with the engine's
+	// defaults: build.* for provisioners and post-processors.
+	data map[string]string
+}
+
+func (r *runner) notStarted(ctx context.Context) BuildResult {
+	err := fmt.Errorf("not started: %w", context.Cause(ctx))
+	r.sink.Emit(&event.BuildFinished{Error: err.Error(), Cancelled: true})
+	return BuildResult{Name: r.b.Name, Err: err}
+}
+
+func (r *runner) run(ctx context.Context) BuildResult {
+	start := time.Now()
+	res := BuildResult{Name: r.b.Name}
+	r.sink.Emit(&event.BuildStarted{BuilderType: r.b.Source.Ref.Type})
+	r.info = builder.Info{
+		Name:       r.b.Name,
+		Type:       r.b.Source.Ref.Type,
+		SourceName: r.b.Source.Name,
+		ID:         uuid.NewString(),
+		RunID:      r.opts.RunID,
+		Started:    r.tpl.Now,
+	}
+	r.data = buildData(r.info, nil)
+	res.Artifacts, res.Err = r.build(ctx)
+	res.Duration = time.Since(start)
+	fin := &event.BuildFinished{Duration: res.Duration}
+	if res.Err != nil {
+		fin.Error = res.Err.Error()
+		fin.Cancelled = ctx.Err() != nil
+	}
+	r.sink.Emit(fin)
+	return res
+}
+
+func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
+	if r.b.builder == nil {
+		return nil, errors.New("the build's source did not decode: run Plan and fix its diagnostics first")
+	}
+	env := &builder.Env{
+		Info:    r.info,
+		Events:  r.sink,
+		OnError: r.opts.OnError,
+		Ask:     r.opts.Ask,
+		Force:   r.opts.Force,
+		Debug:   r.opts.Debug,
+	}
+	art, err := r.b.builder.Run(ctx, env, builder.HookFunc(r.provision))
+	if err != nil {
+		return nil, err
+	}
+	if art == nil {
+		return nil, nil
+	}
+	r.artifactCreated(art)
+	return r.postProcess(ctx, art)
+}
+
+func (r *runner) artifactCreated(a artifact.Artifact) {
+	r.sink.Emit(&event.ArtifactCreated{BuilderType: a.BuilderType(), ID: a.ID(), Files: a.Files(), Description: a.String()})
+}
+
+// buildData returns the build.* values: Packer's names, empty unless the
+// builder reported them, so that a template that validated (with build.*
+// unknown) does not fail on a name this builder does not set.
+func buildData(info builder.Info, reported map[string]string) map[string]string {
+	data := map[string]string{
+		"ID": "", "Host": "", "Port": "", "User": "", "Password": "", "ConnType": "",
+		"SSHPublicKey": "", "SSHPrivateKey": "",
+		"PackerHTTPIP": "", "PackerHTTPPort": "", "PackerHTTPAddr": "",
+		"PackerRunUUID": info.RunID,
+	}
+	for k, v := range reported {
+		data[k] = v
+	}
+	return data
+}
+
+// secretKeys are the build.* values that are secrets whatever the template
+// says.
+var secretKeys = []string{"Password", "SSHPrivateKey", "WinRMPassword"}
+
+// oneAtATime lets one build ask at a time: a person answers one question
+// before the next is shown.
+type oneAtATime struct {
+	mu sync.Mutex
+	a  step.Asker
+}
+
+func (o *oneAtATime) Ask(ctx context.Context, stepName string, err error) (step.Choice, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.a.Ask(ctx, stepName, err)
+}
+
+// secretSink redacts, on top of the run's secrets, the ones a build's
+// builder reported.
+type secretSink struct {
+	base event.Sink
+	mu   sync.Mutex
+	out  event.Sink
+	secs []string
+}
+
+func newSecretSink(base event.Sink) *secretSink {
+	return &secretSink{base: base, out: base}
+}
+
+func (s *secretSink) Emit(e event.Event) {
+	s.mu.Lock()
+	out := s.out
+	s.mu.Unlock()
+	out.Emit(e)
+}
+
+// add redacts secrets from later events.
+func (s *secretSink) add(secrets ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.secs = append(s.secs, secrets...)
+	s.out = event.Redact(s.base, s.secs)
+}
