@@ -65,7 +65,7 @@ func Decode(body hcl.Body, ectx *hcl.EvalContext, postProcessor bool) (*Config, 
 		})
 	}
 	for _, arg := range cfg.ExecuteCommand {
-		if err := shellrun.Parse(arg); err != nil {
+		if err := shellrun.CheckSyntax(arg); err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid execute_command",

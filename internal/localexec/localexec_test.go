@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
+	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
 )
 
@@ -53,7 +54,7 @@ func mustDecode(t *testing.T, src string, pp bool) *Config {
 }
 
 func testEnv(rec *recorder) Env {
-	return Env{Events: rec, Source: "shell-local", BuildName: "box", BuilderType: "null", Data: map[string]string{"ID": "i-123"}}
+	return Env{Events: rec, Source: "shell-local", Info: builder.Info{SourceName: "box", Type: "null"}, Data: map[string]string{"ID": "i-123"}}
 }
 
 func TestInlineEnv(t *testing.T) {

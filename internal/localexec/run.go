@@ -11,6 +11,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/shellrun"
 )
@@ -24,9 +25,9 @@ type Env struct {
 	Events event.Sink
 	// Source names the block, for output and messages.
 	Source string
-	// BuildName and BuilderType become PACKER_BUILD_NAME and
-	// PACKER_BUILDER_TYPE.
-	BuildName, BuilderType string
+	// Info describes the build: its source name and type become
+	// PACKER_BUILD_NAME and PACKER_BUILDER_TYPE.
+	Info builder.Info
 	// Data holds values for legacy {{ .Name }} strings.
 	Data map[string]string
 }
@@ -37,8 +38,8 @@ func (c *Config) Run(ctx context.Context, env Env) error {
 		env.Events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s: skipped: only_on does not include %s", env.Source, runtime.GOOS)})
 		return nil
 	}
-	render := shellrun.Legacy(env.Data)
-	vars, err := c.Vars(map[string]string{"PACKER_BUILD_NAME": env.BuildName, "PACKER_BUILDER_TYPE": env.BuilderType}, render)
+	render := shellrun.Legacy(env.Info, env.Data)
+	vars, err := c.Vars(map[string]string{"PACKER_BUILD_NAME": env.Info.SourceName, "PACKER_BUILDER_TYPE": env.Info.Type}, render)
 	if err != nil {
 		return err
 	}
@@ -62,14 +63,10 @@ func (c *Config) Run(ctx context.Context, env Env) error {
 		if err != nil {
 			return err
 		}
-		data := map[string]string{}
-		for k, v := range env.Data {
-			data[k] = v
-		}
-		data["Vars"], data["Script"], data["Command"] = flat, abs, abs
+		render := shellrun.Legacy(env.Info, shellrun.With(env.Data, "Vars", flat, "Script", abs, "Command", abs))
 		args := make([]string, len(argv))
 		for i, a := range argv {
-			if args[i], err = shellrun.Exec(a, data); err != nil {
+			if args[i], err = render(a); err != nil {
 				return fmt.Errorf("execute_command: %w", err)
 			}
 		}

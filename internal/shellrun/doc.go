@@ -5,6 +5,9 @@
 // environment variables quoted for sh, the inline script, and a writer that
 // turns command output into event.Output lines.
 //
-// It sits in kiln's plumbing layer, under provisioner/shell and
-// internal/localexec; it imports only contracts and hcl.
+// Legacy {{ .Name }} strings are rendered with template.Legacy, so that a
+// provisioner sees the same functions and data as builder names and tags.
+//
+// It sits in kiln's plumbing layer, under provisioner/shell,
+// provisioner/file, internal/localexec and the post-processors.
 package shellrun

@@ -1,40 +1,38 @@
 package shellrun
 
 import (
-	"fmt"
 	"strings"
-	"text/template"
+
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/template"
 )
 
-// Legacy returns a Render for Packer's legacy {{ .Name }} strings, with data
-// (the builder's values plus any the caller adds) as the dot. A string
-// without "{{" is returned unchanged.
-func Legacy(data map[string]string) Render {
-	return func(s string) (string, error) {
-		if !strings.Contains(s, "{{") {
-			return s, nil
-		}
-		return Exec(s, data)
-	}
+// Legacy returns a Render for Packer's legacy {{ .Name }} strings
+// (template.Legacy), for the build described by info, with data (the
+// builder's values plus any the caller adds) as the dot.
+func Legacy(info builder.Info, data map[string]string) Render {
+	return template.Legacy{Now: info.Started, BuildName: info.SourceName, BuildType: info.Type, Data: data}.Render
 }
 
-// Parse checks that s is a valid Go template, for validating options such as
-// execute_command when they are decoded.
-func Parse(s string) error {
-	_, err := template.New("").Option("missingkey=zero").Parse(s)
-	return err
+// CheckSyntax reports a legacy string that cannot be parsed, for validating
+// options such as execute_command when they are decoded. Values that only
+// exist at run time are not checked.
+func CheckSyntax(s string) error {
+	_, err := template.Legacy{}.Render(s)
+	if err != nil && strings.HasPrefix(err.Error(), "parse ") {
+		return err
+	}
+	return nil
 }
 
-// Exec executes the Go template s with data as the dot. A missing key
-// expands to the empty string, as in Packer.
-func Exec(s string, data map[string]string) (string, error) {
-	t, err := template.New("").Option("missingkey=zero").Parse(s)
-	if err != nil {
-		return "", fmt.Errorf("template %q: %w", s, err)
+// With returns a copy of data with the extra key-value pairs added.
+func With(data map[string]string, kv ...string) map[string]string {
+	out := make(map[string]string, len(data)+len(kv)/2)
+	for k, v := range data {
+		out[k] = v
 	}
-	var b strings.Builder
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("template %q: %w", s, err)
+	for i := 0; i+1 < len(kv); i += 2 {
+		out[kv[i]] = kv[i+1]
 	}
-	return b.String(), nil
+	return out
 }

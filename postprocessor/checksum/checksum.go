@@ -72,7 +72,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (postprocessor.PostProcessor, hcl
 			})
 		}
 	}
-	if err := shellrun.Parse(cfg.Output); err != nil {
+	if err := shellrun.CheckSyntax(cfg.Output); err != nil {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid output",
@@ -140,7 +140,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, env *postprocessor.Env,
 		}
 		for i, ct := range types {
 			data["ChecksumType"] = ct
-			target, err := shellrun.Exec(output, data)
+			target, err := shellrun.Legacy(env.Info, data)(output)
 			if err != nil {
 				return nil, false, fmt.Errorf("output: %w", err)
 			}

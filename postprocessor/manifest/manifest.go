@@ -73,7 +73,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (postprocessor.PostProcessor, hcl
 		return nil, diags
 	}
 	attrs := shellrun.BodyAttrs(body, "output")
-	if err := shellrun.Parse(cfg.Output); err != nil {
+	if err := shellrun.CheckSyntax(cfg.Output); err != nil {
 		diags = append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  "Invalid output",
@@ -97,7 +97,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, env *postprocessor.Env,
 		}
 	}
 	data["BuildName"], data["BuilderType"] = env.Info.SourceName, env.Info.Type
-	render := shellrun.Legacy(data)
+	render := shellrun.Legacy(env.Info, data)
 
 	b := Build{
 		Name:          env.Info.SourceName,

@@ -36,11 +36,10 @@ func (p *PostProcessor) PostProcess(ctx context.Context, env *postprocessor.Env,
 		data, _ = s.State("generated_data").(map[string]string)
 	}
 	err := p.cfg.Run(ctx, localexec.Env{
-		Events:      env.Events,
-		Source:      env.Source,
-		BuildName:   env.Info.SourceName,
-		BuilderType: env.Info.Type,
-		Data:        data,
+		Events: env.Events,
+		Source: env.Source,
+		Info:   env.Info,
+		Data:   data,
 	})
 	if err != nil {
 		return nil, false, err

@@ -121,7 +121,7 @@ func (c *Config) sources() []string {
 
 // Provision copies every source.
 func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm communicator.Communicator) error {
-	render := shellrun.Legacy(env.Data)
+	render := shellrun.Legacy(env.Info, env.Data)
 	dst, err := render(p.cfg.Destination)
 	if err != nil {
 		return fmt.Errorf("destination: %w", err)

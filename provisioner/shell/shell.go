@@ -70,7 +70,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 	attrs := shellrun.BodyAttrs(body, append(shellrun.AttrNames, "execute_command")...)
 	diags = append(diags, cfg.Validate(body, attrs, []string{"inline", "script", "scripts"})...)
 	if cfg.ExecuteCommand != "" {
-		if err := shellrun.Parse(cfg.ExecuteCommand); err != nil {
+		if err := shellrun.CheckSyntax(cfg.ExecuteCommand); err != nil {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Invalid execute_command",
@@ -94,7 +94,7 @@ type script struct {
 // Provision uploads and runs every script in turn.
 func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm communicator.Communicator) error {
 	c := &p.cfg
-	render := shellrun.Legacy(env.Data)
+	render := shellrun.Legacy(env.Info, env.Data)
 	vars, err := c.Vars(baseVars(env), render)
 	if err != nil {
 		return err
@@ -130,12 +130,7 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 	flat := shellrun.Flatten(vars, format)
 
 	r := &runner{cfg: c, env: env, comm: comm}
-	tmplData := map[string]string{}
-	for k, v := range env.Data {
-		tmplData[k] = v
-	}
-	tmplData["Path"] = remotePath
-	tmplData["Vars"] = flat
+	tmplData := shellrun.With(env.Data, "Path", remotePath, "Vars", flat, "EnvVarFile", "")
 	if c.UseEnvVarFile {
 		varFile := path.Join(folder, fmt.Sprintf("varfile_%d.sh", rand.IntN(10000)))
 		tmplData["EnvVarFile"] = varFile
@@ -148,7 +143,7 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 			defer r.remove(ctx, varFile)
 		}
 	}
-	cmdline, err := shellrun.Exec(command, tmplData)
+	cmdline, err := shellrun.Legacy(env.Info, tmplData)(command)
 	if err != nil {
 		return fmt.Errorf("execute_command: %w", err)
 	}

@@ -29,10 +29,9 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 // Provision runs the commands locally; the communicator is not used.
 func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, _ communicator.Communicator) error {
 	return p.cfg.Run(ctx, localexec.Env{
-		Events:      env.Events,
-		Source:      env.Source,
-		BuildName:   env.Info.SourceName,
-		BuilderType: env.Info.Type,
-		Data:        env.Data,
+		Events: env.Events,
+		Source: env.Source,
+		Info:   env.Info,
+		Data:   env.Data,
 	})
 }
