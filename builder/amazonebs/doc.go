@@ -1,0 +1,14 @@
+// Package amazonebs is kiln's amazon-ebs builder: from a source AMI it boots
+// a temporary EC2 instance, hands it to the provisioners over SSH with a host
+// key it generated and verifies, stops it, makes an AMI of it, copies, shares
+// and tags the AMI, and removes every temporary resource whatever happens.
+//
+// It reads Packer's amazon-ebs options unchanged (source "amazon-ebs"). Every
+// temporary resource is tagged at creation (kiln:build-id, kiln:temporary,
+// kiln:expires-at) and recorded in a local journal before its ID is used, and
+// its undo is registered at once; Clean removes what a killed process left.
+//
+// It sits in kiln's components layer, on aws-sdk-go-v2, internal/awsutil,
+// internal/step and communicator/ssh. It never imports a provisioner:
+// provisioning reaches it as the builder.Hook.
+package amazonebs

@@ -1,0 +1,233 @@
+package amazonebs
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sort"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kilnhq/kiln/internal/step"
+)
+
+// stepSourceAMI finds the source image, by ID or by filter.
+func stepSourceAMI(ctx context.Context, s *state, _ *step.Undo) error {
+	in := &ec2.DescribeImagesInput{}
+	f := s.cfg.SourceAMIFilter
+	if s.cfg.SourceAMI != "" {
+		in.ImageIds = []string{s.cfg.SourceAMI}
+	}
+	if f != nil {
+		in.Filters = filters(f.Filters)
+		in.Owners = f.Owners
+		if f.IncludeDeprecated {
+			in.IncludeDeprecated = aws.Bool(true)
+		}
+	}
+	out, err := s.ec2.DescribeImages(ctx, in)
+	if err != nil {
+		return fmt.Errorf("find source AMI: %w", err)
+	}
+	images := out.Images
+	if len(images) == 0 {
+		return fmt.Errorf("find source AMI in %s: no image matches %s", s.region, describeSource(s.cfg))
+	}
+	if len(images) > 1 {
+		if f == nil || !f.MostRecent {
+			return fmt.Errorf("find source AMI in %s: %d images match %s; set most_recent = true or narrow the filter", s.region, len(images), describeSource(s.cfg))
+		}
+		sort.SliceStable(images, func(i, j int) bool {
+			return aws.ToString(images[i].CreationDate) > aws.ToString(images[j].CreationDate)
+		})
+	}
+	img := images[0]
+	if img.RootDeviceType != types.DeviceTypeEbs {
+		return fmt.Errorf("source AMI %s (%s) has root device type %q: amazon-ebs needs an EBS-backed image", aws.ToString(img.ImageId), aws.ToString(img.Name), img.RootDeviceType)
+	}
+	s.source = img
+	s.say("source AMI: %s (%s)", aws.ToString(img.ImageId), aws.ToString(img.Name))
+	return nil
+}
+
+func describeSource(c *Config) string {
+	var parts []string
+	if c.SourceAMI != "" {
+		parts = append(parts, "id "+c.SourceAMI)
+	}
+	if f := c.SourceAMIFilter; f != nil {
+		keys := make([]string, 0, len(f.Filters))
+		for k, v := range f.Filters {
+			keys = append(keys, k+"="+v)
+		}
+		sort.Strings(keys)
+		parts = append(parts, fmt.Sprintf("filters {%s} owners %v", strings.Join(keys, ", "), f.Owners))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// filters turns a Packer filters map into EC2 filters. A value is a single
+// pattern, as in Packer.
+func filters(m map[string]string) []types.Filter {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]types.Filter, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, types.Filter{Name: aws.String(k), Values: []string{m[k]}})
+	}
+	return out
+}
+
+// legacyData returns the values for legacy {{ .Name }} strings in region.
+func (s *state) legacyData(region string) map[string]string {
+	d := map[string]string{
+		"BuildRegion":           region,
+		"SourceAMI":             aws.ToString(s.source.ImageId),
+		"SourceAMIName":         aws.ToString(s.source.Name),
+		"SourceAMIOwner":        aws.ToString(s.source.OwnerId),
+		"SourceAMIOwnerName":    aws.ToString(s.source.ImageOwnerAlias),
+		"SourceAMICreationDate": aws.ToString(s.source.CreationDate),
+	}
+	for _, t := range s.source.Tags {
+		d["SourceAMITags."+aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return d
+}
+
+// stepCheckName renders ami_name and ami_description and makes sure no image
+// has the name yet in any target region, before anything is launched. With
+// force_deregister an existing image is replaced later, in create-image.
+func stepCheckName(ctx context.Context, s *state, _ *step.Undo) error {
+	var err error
+	if s.amiName, err = s.render(s.cfg.AMIName, s.region); err != nil {
+		return fmt.Errorf("ami_name: %w", err)
+	}
+	if s.amiDescription, err = s.render(s.cfg.AMIDescription, s.region); err != nil {
+		return fmt.Errorf("ami_description: %w", err)
+	}
+	if s.cfg.SkipCreateAMI || s.cfg.ForceDeregister {
+		return nil
+	}
+	if n := len(s.amiName); n < 3 || n > 128 {
+		return fmt.Errorf("ami_name %q is %d characters long; AWS allows 3 to 128", s.amiName, n)
+	}
+	for _, region := range s.regions() {
+		c, err := s.clients(ctx, region)
+		if err != nil {
+			return err
+		}
+		img, err := imageByName(ctx, c, s.amiName)
+		if err != nil {
+			return regionalError(region, "check ami_name", err)
+		}
+		if img != nil {
+			return fmt.Errorf("an AMI named %q already exists in %s (%s); choose another ami_name or set force_deregister = true", s.amiName, region, aws.ToString(img.ImageId))
+		}
+	}
+	return nil
+}
+
+// imageByName returns the caller's image named name, or nil.
+func imageByName(ctx context.Context, c EC2, name string) (*types.Image, error) {
+	out, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{
+		Owners:  []string{"self"},
+		Filters: []types.Filter{{Name: aws.String("name"), Values: []string{name}}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(out.Images) == 0 {
+		return nil, nil
+	}
+	return &out.Images[0], nil
+}
+
+// stepNetwork resolves the VPC, subnet and security groups from IDs or
+// filters. Nothing is created.
+func stepNetwork(ctx context.Context, s *state, _ *step.Undo) error {
+	c := s.cfg
+	s.vpcID, s.subnetID, s.az = c.VpcID, c.SubnetID, c.AvailabilityZone
+	if s.vpcID == "" && c.VpcFilter != nil {
+		out, err := s.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: filters(c.VpcFilter.Filters)})
+		if err != nil {
+			return fmt.Errorf("find VPC: %w", err)
+		}
+		if len(out.Vpcs) != 1 {
+			return fmt.Errorf("find VPC: vpc_filter matches %d VPCs, it must match exactly one", len(out.Vpcs))
+		}
+		s.vpcID = aws.ToString(out.Vpcs[0].VpcId)
+	}
+	if s.subnetID == "" && c.SubnetFilter != nil {
+		in := &ec2.DescribeSubnetsInput{Filters: filters(c.SubnetFilter.Filters)}
+		if s.vpcID != "" {
+			in.Filters = append(in.Filters, types.Filter{Name: aws.String("vpc-id"), Values: []string{s.vpcID}})
+		}
+		if s.az != "" {
+			in.Filters = append(in.Filters, types.Filter{Name: aws.String("availability-zone"), Values: []string{s.az}})
+		}
+		out, err := s.ec2.DescribeSubnets(ctx, in)
+		if err != nil {
+			return fmt.Errorf("find subnet: %w", err)
+		}
+		sub, err := pickSubnet(out.Subnets, c.SubnetFilter)
+		if err != nil {
+			return err
+		}
+		s.subnetID = aws.ToString(sub.SubnetId)
+	}
+	if s.subnetID != "" {
+		out, err := s.ec2.DescribeSubnets(ctx, &ec2.DescribeSubnetsInput{SubnetIds: []string{s.subnetID}})
+		if err != nil {
+			return fmt.Errorf("describe subnet %s: %w", s.subnetID, err)
+		}
+		if len(out.Subnets) == 1 {
+			sub := out.Subnets[0]
+			s.vpcID, s.az = aws.ToString(sub.VpcId), aws.ToString(sub.AvailabilityZone)
+		}
+	}
+	s.sgIDs = c.SecurityGroupIDs
+	if c.SecurityGroupID != "" {
+		s.sgIDs = []string{c.SecurityGroupID}
+	}
+	if len(s.sgIDs) == 0 && c.SecurityGroupFilter != nil {
+		in := &ec2.DescribeSecurityGroupsInput{Filters: filters(c.SecurityGroupFilter.Filters)}
+		if s.vpcID != "" {
+			in.Filters = append(in.Filters, types.Filter{Name: aws.String("vpc-id"), Values: []string{s.vpcID}})
+		}
+		out, err := s.ec2.DescribeSecurityGroups(ctx, in)
+		if err != nil {
+			return fmt.Errorf("find security groups: %w", err)
+		}
+		if len(out.SecurityGroups) == 0 {
+			return fmt.Errorf("find security groups: security_group_filter matches none")
+		}
+		for _, g := range out.SecurityGroups {
+			s.sgIDs = append(s.sgIDs, aws.ToString(g.GroupId))
+		}
+	}
+	return nil
+}
+
+// pickSubnet chooses among the subnets a subnet_filter matched.
+func pickSubnet(subnets []types.Subnet, f *SubnetFilter) (types.Subnet, error) {
+	switch {
+	case len(subnets) == 0:
+		return types.Subnet{}, fmt.Errorf("find subnet: subnet_filter matches none")
+	case len(subnets) == 1:
+		return subnets[0], nil
+	case f.MostFree:
+		sort.SliceStable(subnets, func(i, j int) bool {
+			return aws.ToInt32(subnets[i].AvailableIpAddressCount) > aws.ToInt32(subnets[j].AvailableIpAddressCount)
+		})
+		return subnets[0], nil
+	case f.Random:
+		return subnets[rand.IntN(len(subnets))], nil
+	}
+	return types.Subnet{}, fmt.Errorf("find subnet: subnet_filter matches %d subnets; set most_free or random, or narrow it", len(subnets))
+}
