@@ -7,6 +7,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/internal/shellrun"
 )
@@ -47,9 +48,8 @@ func Decode(body hcl.Body, ectx *hcl.EvalContext, postProcessor bool) (*Config, 
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	attrs := shellrun.BodyAttrs(body, append(shellrun.AttrNames, "command", "execute_command", "only_on", "use_linux_pathing")...)
-	missing := body.MissingItemRange()
-	diags = append(diags, cfg.Validate(body, attrs, []string{"command", "inline", "script", "scripts"})...)
+	attrs := compconf.BodyAttrs(body, append(shellrun.AttrNames, "command", "execute_command", "only_on", "use_linux_pathing")...)
+	diags = append(diags, cfg.Validate(attrs, []string{"command", "inline", "script", "scripts"})...)
 	if cfg.Command != "" {
 		cfg.Inline = []string{cfg.Command}
 	}
@@ -57,40 +57,19 @@ func Decode(body hcl.Body, ectx *hcl.EvalContext, postProcessor bool) (*Config, 
 		cfg.ExecuteCommand = []string{"sh", "-c", cfg.ExecuteCommand[0]}
 	}
 	if attrs.Has("execute_command") && cfg.ExecuteCommand != nil && len(cfg.ExecuteCommand) == 0 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid execute_command",
-			Detail:   "execute_command needs at least the program to run.",
-			Subject:  attrs.Range("execute_command", missing),
-		})
+		diags = append(diags, attrs.Error("execute_command", "Invalid execute_command", "execute_command needs at least the program to run."))
 	}
 	for _, arg := range cfg.ExecuteCommand {
-		if err := shellrun.CheckSyntax(arg); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid execute_command",
-				Detail:   err.Error(),
-				Subject:  attrs.Range("execute_command", missing),
-			})
-		}
+		diags = append(diags, attrs.CheckSyntax("execute_command", arg)...)
 	}
 	for _, os := range cfg.OnlyOn {
 		if !slices.Contains(supportedOS, os) {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid only_on",
-				Detail:   fmt.Sprintf("%q is not an operating system kiln knows; use one of %s.", os, strings.Join(supportedOS, ", ")),
-				Subject:  attrs.Range("only_on", missing),
-			})
+			diags = append(diags, attrs.Error("only_on", "Invalid only_on", fmt.Sprintf("%q is not an operating system kiln knows; use one of %s.", os, strings.Join(supportedOS, ", "))))
 		}
 	}
 	if cfg.UseLinuxPathing {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "use_linux_pathing is not supported",
-			Detail:   "use_linux_pathing converts Windows paths for the Windows Subsystem for Linux; kiln runs shell-local scripts on Unix-like systems only. Remove it.",
-			Subject:  attrs.Range("use_linux_pathing", missing),
-		})
+		diags = append(diags, attrs.Error("use_linux_pathing", "use_linux_pathing is not supported",
+			"use_linux_pathing converts Windows paths for the Windows Subsystem for Linux; kiln runs shell-local scripts on Unix-like systems only. Remove it."))
 	}
 	if diags.HasErrors() {
 		return nil, diags

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/shellrun"
 )
 
@@ -38,7 +39,7 @@ func (c *Config) Run(ctx context.Context, env Env) error {
 		env.Events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s: skipped: only_on does not include %s", env.Source, runtime.GOOS)})
 		return nil
 	}
-	render := shellrun.Legacy(env.Info, env.Data)
+	render := compconf.Legacy(env.Info, env.Data)
 	vars, err := c.Vars(map[string]string{"PACKER_BUILD_NAME": env.Info.SourceName, "PACKER_BUILDER_TYPE": env.Info.Type}, render)
 	if err != nil {
 		return err
@@ -63,7 +64,7 @@ func (c *Config) Run(ctx context.Context, env Env) error {
 		if err != nil {
 			return err
 		}
-		render := shellrun.Legacy(env.Info, shellrun.With(env.Data, "Vars", flat, "Script", abs, "Command", abs))
+		render := compconf.Legacy(env.Info, compconf.With(env.Data, "Vars", flat, "Script", abs, "Command", abs))
 		args := make([]string, len(argv))
 		for i, a := range argv {
 			if args[i], err = render(a); err != nil {

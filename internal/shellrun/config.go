@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kilnhq/kiln/internal/compconf"
 )
 
 // Config is the part of a shell-type component's config that every such
@@ -33,42 +35,13 @@ type Config struct {
 // DefaultShebang is the inline script's interpreter when none is set.
 const DefaultShebang = "/bin/sh -e"
 
-// Attrs records which attributes a body sets and where, so validation can
-// reason about attributes whose values are not known yet and point at them.
-type Attrs map[string]*hcl.Attribute
-
-// BodyAttrs returns the attributes among names that body sets. It reads the
-// body only; errors are left to the full decode.
-func BodyAttrs(body hcl.Body, names ...string) Attrs {
-	schema := &hcl.BodySchema{}
-	for _, n := range names {
-		schema.Attributes = append(schema.Attributes, hcl.AttributeSchema{Name: n})
-	}
-	content, _, _ := body.PartialContent(schema)
-	if content == nil {
-		return Attrs{}
-	}
-	return Attrs(content.Attributes)
-}
-
-// Has reports whether the attribute is set.
-func (a Attrs) Has(name string) bool { return a[name] != nil }
-
-// Range returns the attribute's range, or def when it is not set.
-func (a Attrs) Range(name string, def hcl.Range) *hcl.Range {
-	if at := a[name]; at != nil {
-		return at.Range.Ptr()
-	}
-	return def.Ptr()
-}
-
 // AttrNames are the attributes Config decodes, for BodyAttrs.
 var AttrNames = []string{"inline", "script", "scripts", "environment_vars", "env", "env_var_format", "valid_exit_codes", "inline_shebang"}
 
 // Validate checks c after decoding. sources names the attributes that give
 // commands ("inline", "script", "scripts" and, for shell-local, "command"):
 // exactly one must be set. Script files that are known must exist.
-func (c *Config) Validate(body hcl.Body, attrs Attrs, sources []string) hcl.Diagnostics {
+func (c *Config) Validate(attrs compconf.Attrs, sources []string) hcl.Diagnostics {
 	var diags hcl.Diagnostics
 	var set []string
 	for _, s := range sources {
@@ -78,19 +51,9 @@ func (c *Config) Validate(body hcl.Body, attrs Attrs, sources []string) hcl.Diag
 	}
 	switch {
 	case len(set) == 0:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Nothing to run",
-			Detail:   fmt.Sprintf("Set one of %s.", orList(sources)),
-			Subject:  body.MissingItemRange().Ptr(),
-		})
+		diags = append(diags, attrs.Error("", "Nothing to run", fmt.Sprintf("Set one of %s.", orList(sources))))
 	case len(set) > 1:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting arguments",
-			Detail:   fmt.Sprintf("Only one of %s may be set; this block sets %s.", orList(sources), strings.Join(set, " and ")),
-			Subject:  attrs.Range(set[1], body.MissingItemRange()),
-		})
+		diags = append(diags, attrs.Error(set[1], "Conflicting arguments", fmt.Sprintf("Only one of %s may be set; this block sets %s.", orList(sources), strings.Join(set, " and "))))
 	}
 	for _, p := range c.ScriptPaths() {
 		if _, err := os.Stat(p); err != nil {
@@ -98,41 +61,21 @@ func (c *Config) Validate(body hcl.Body, attrs Attrs, sources []string) hcl.Diag
 			if c.Script != "" {
 				name = "script"
 			}
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Script not found",
-				Detail:   fmt.Sprintf("Cannot read script %q: %v.", p, err),
-				Subject:  attrs.Range(name, body.MissingItemRange()),
-			})
+			diags = append(diags, attrs.Error(name, "Script not found", fmt.Sprintf("Cannot read script %q: %v.", p, err)))
 		}
 	}
 	for _, kv := range c.EnvironmentVars {
 		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid environment variable",
-				Detail:   fmt.Sprintf("%q is not in the form KEY=value.", kv),
-				Subject:  attrs.Range("environment_vars", body.MissingItemRange()),
-			})
+			diags = append(diags, attrs.Error("environment_vars", "Invalid environment variable", fmt.Sprintf("%q is not in the form KEY=value.", kv)))
 		}
 	}
 	for k := range c.Env {
 		if k == "" || strings.ContainsAny(k, "= \t\n") {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid environment variable",
-				Detail:   fmt.Sprintf("%q is not a valid variable name.", k),
-				Subject:  attrs.Range("env", body.MissingItemRange()),
-			})
+			diags = append(diags, attrs.Error("env", "Invalid environment variable", fmt.Sprintf("%q is not a valid variable name.", k)))
 		}
 	}
 	if c.EnvVarFormat != "" && strings.Count(c.EnvVarFormat, "%s") != 2 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid env_var_format",
-			Detail:   "env_var_format must contain exactly two %s: the name, then the value (for example \"%s='%s' \").",
-			Subject:  attrs.Range("env_var_format", body.MissingItemRange()),
-		})
+		diags = append(diags, attrs.Error("env_var_format", "Invalid env_var_format", "env_var_format must contain exactly two %s: the name, then the value (for example \"%s='%s' \")."))
 	}
 	return diags
 }

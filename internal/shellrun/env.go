@@ -10,11 +10,8 @@ import (
 // DefaultEnvVarFormat is how one variable is written before a command.
 const DefaultEnvVarFormat = "%s='%s' "
 
-// Render expands legacy {{ .Name }} strings; Identity leaves them as they are.
+// Render expands legacy {{ .Name }} strings (see compconf.Legacy).
 type Render func(string) (string, error)
-
-// Identity is a Render that changes nothing.
-func Identity(s string) (string, error) { return s, nil }
 
 // Vars returns the environment a command gets: base first (PACKER_BUILD_NAME
 // and friends), then environment_vars, then env, each later one overriding an

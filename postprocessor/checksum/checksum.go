@@ -19,8 +19,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
-	"github.com/kilnhq/kiln/internal/shellrun"
 	"github.com/kilnhq/kiln/postprocessor"
 )
 
@@ -60,26 +60,14 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (postprocessor.PostProcessor, hcl
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	attrs := shellrun.BodyAttrs(body, "checksum_types", "output")
-	missing := body.MissingItemRange()
+	attrs := compconf.BodyAttrs(body, "checksum_types", "output")
 	for _, ct := range cfg.ChecksumTypes {
 		if hashes[ct] == nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Unknown checksum type",
-				Detail:   fmt.Sprintf("%q is not a checksum type kiln knows; use %s.", ct, strings.Join(slices.Sorted(maps.Keys(hashes)), ", ")),
-				Subject:  attrs.Range("checksum_types", missing),
-			})
+			diags = append(diags, attrs.Error("checksum_types", "Unknown checksum type",
+				fmt.Sprintf("%q is not a checksum type kiln knows; use %s.", ct, strings.Join(slices.Sorted(maps.Keys(hashes)), ", "))))
 		}
 	}
-	if err := shellrun.CheckSyntax(cfg.Output); err != nil {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid output",
-			Detail:   err.Error(),
-			Subject:  attrs.Range("output", missing),
-		})
-	}
+	diags = append(diags, attrs.CheckSyntax("output", cfg.Output)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -140,7 +128,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, env *postprocessor.Env,
 		}
 		for i, ct := range types {
 			data["ChecksumType"] = ct
-			target, err := shellrun.Legacy(env.Info, data)(output)
+			target, err := compconf.Legacy(env.Info, data)(output)
 			if err != nil {
 				return nil, false, fmt.Errorf("output: %w", err)
 			}

@@ -134,7 +134,7 @@ func TestNoFiles(t *testing.T) {
 func TestValidation(t *testing.T) {
 	for src, want := range map[string]string{
 		`checksum_types = ["sha256", "crc32"]`: "Unknown checksum type",
-		`output = "{{.BuildName"`:             "Invalid output",
+		`output = "{{.BuildName"`:              "Invalid output",
 	} {
 		if _, diags := decode(src); !diags.HasErrors() || !strings.Contains(diags.Error(), want) {
 			t.Errorf("%s: diags = %v, want %q", src, diags, want)

@@ -14,8 +14,8 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
-	"github.com/kilnhq/kiln/internal/shellrun"
 	"github.com/kilnhq/kiln/postprocessor"
 )
 
@@ -72,14 +72,8 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (postprocessor.PostProcessor, hcl
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	attrs := shellrun.BodyAttrs(body, "output")
-	if err := shellrun.CheckSyntax(cfg.Output); err != nil {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid output",
-			Detail:   err.Error(),
-			Subject:  attrs.Range("output", body.MissingItemRange()),
-		})
+	diags = append(diags, compconf.BodyAttrs(body, "output").CheckSyntax("output", cfg.Output)...)
+	if diags.HasErrors() {
 		return nil, diags
 	}
 	return &PostProcessor{cfg: cfg}, diags
@@ -97,7 +91,7 @@ func (p *PostProcessor) PostProcess(ctx context.Context, env *postprocessor.Env,
 		}
 	}
 	data["BuildName"], data["BuilderType"] = env.Info.SourceName, env.Info.Type
-	render := shellrun.Legacy(env.Info, data)
+	render := compconf.Legacy(env.Info, data)
 
 	b := Build{
 		Name:          env.Info.SourceName,

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/internal/shellrun"
 	"github.com/kilnhq/kiln/provisioner"
@@ -52,41 +53,20 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	attrs := shellrun.BodyAttrs(body, "source", "sources", "content", "direction")
-	missing := body.MissingItemRange()
+	attrs := compconf.BodyAttrs(body, "source", "sources", "content", "direction")
 	switch cfg.Direction {
 	case "", "upload", "download":
 	default:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Invalid direction",
-			Detail:   fmt.Sprintf("direction must be \"upload\" or \"download\", not %q.", cfg.Direction),
-			Subject:  attrs.Range("direction", missing),
-		})
+		diags = append(diags, attrs.Error("direction", "Invalid direction", fmt.Sprintf("direction must be \"upload\" or \"download\", not %q.", cfg.Direction)))
 	}
 	hasSource := attrs.Has("source") || attrs.Has("sources")
 	switch {
 	case attrs.Has("content") && hasSource:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting arguments",
-			Detail:   "content cannot be set together with source or sources.",
-			Subject:  attrs.Range("content", missing),
-		})
+		diags = append(diags, attrs.Error("content", "Conflicting arguments", "content cannot be set together with source or sources."))
 	case attrs.Has("content") && cfg.Direction == "download":
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Conflicting arguments",
-			Detail:   "content can only be uploaded; remove direction = \"download\" or set source.",
-			Subject:  attrs.Range("content", missing),
-		})
+		diags = append(diags, attrs.Error("content", "Conflicting arguments", "content can only be uploaded; remove direction = \"download\" or set source."))
 	case !attrs.Has("content") && !hasSource:
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Nothing to copy",
-			Detail:   "Set source, sources or content.",
-			Subject:  missing.Ptr(),
-		})
+		diags = append(diags, attrs.Error("", "Nothing to copy", "Set source, sources or content."))
 	}
 	if cfg.Direction != "download" && !cfg.Generated {
 		for _, src := range cfg.sources() {
@@ -95,12 +75,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 				if src == cfg.Source {
 					name = "source"
 				}
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Source not found",
-					Detail:   fmt.Sprintf("Cannot read %q: %v. Set generated = true if an earlier step creates it.", src, err),
-					Subject:  attrs.Range(name, missing),
-				})
+				diags = append(diags, attrs.Error(name, "Source not found", fmt.Sprintf("Cannot read %q: %v. Set generated = true if an earlier step creates it.", src, err)))
 			}
 		}
 	}
@@ -121,7 +96,7 @@ func (c *Config) sources() []string {
 
 // Provision copies every source.
 func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm communicator.Communicator) error {
-	render := shellrun.Legacy(env.Info, env.Data)
+	render := compconf.Legacy(env.Info, env.Data)
 	dst, err := render(p.cfg.Destination)
 	if err != nil {
 		return fmt.Errorf("destination: %w", err)

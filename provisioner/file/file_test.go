@@ -137,7 +137,7 @@ func sameTree(t *testing.T, what string, got, want map[string]string) {
 
 // comms are the two ways a communicator can move trees.
 var comms = map[string]func() communicator.Communicator{
-	"file by file": func() communicator.Communicator { return &localcomm.Comm{} },
+	"file by file":  func() communicator.Communicator { return &localcomm.Comm{} },
 	"DirTransferer": func() communicator.Communicator { return &localcomm.DirComm{} },
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/internal/shellrun"
 	"github.com/kilnhq/kiln/provisioner"
@@ -67,18 +68,9 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	attrs := shellrun.BodyAttrs(body, append(shellrun.AttrNames, "execute_command")...)
-	diags = append(diags, cfg.Validate(body, attrs, []string{"inline", "script", "scripts"})...)
-	if cfg.ExecuteCommand != "" {
-		if err := shellrun.CheckSyntax(cfg.ExecuteCommand); err != nil {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Invalid execute_command",
-				Detail:   err.Error(),
-				Subject:  attrs.Range("execute_command", body.MissingItemRange()),
-			})
-		}
-	}
+	attrs := compconf.BodyAttrs(body, append(shellrun.AttrNames, "execute_command")...)
+	diags = append(diags, cfg.Validate(attrs, []string{"inline", "script", "scripts"})...)
+	diags = append(diags, attrs.CheckSyntax("execute_command", cfg.ExecuteCommand)...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -94,7 +86,7 @@ type script struct {
 // Provision uploads and runs every script in turn.
 func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm communicator.Communicator) error {
 	c := &p.cfg
-	render := shellrun.Legacy(env.Info, env.Data)
+	render := compconf.Legacy(env.Info, env.Data)
 	vars, err := c.Vars(baseVars(env), render)
 	if err != nil {
 		return err
@@ -130,7 +122,7 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 	flat := shellrun.Flatten(vars, format)
 
 	r := &runner{cfg: c, env: env, comm: comm}
-	tmplData := shellrun.With(env.Data, "Path", remotePath, "Vars", flat, "EnvVarFile", "")
+	tmplData := compconf.With(env.Data, "Path", remotePath, "Vars", flat, "EnvVarFile", "")
 	if c.UseEnvVarFile {
 		varFile := path.Join(folder, fmt.Sprintf("varfile_%d.sh", rand.IntN(10000)))
 		tmplData["EnvVarFile"] = varFile
@@ -143,7 +135,7 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 			defer r.remove(ctx, varFile)
 		}
 	}
-	cmdline, err := shellrun.Legacy(env.Info, tmplData)(command)
+	cmdline, err := compconf.Legacy(env.Info, tmplData)(command)
 	if err != nil {
 		return fmt.Errorf("execute_command: %w", err)
 	}

@@ -1,26 +1,28 @@
-package shellrun
+package compconf
 
 import (
 	"strings"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/template"
 )
 
-// Legacy returns a Render for Packer's legacy {{ .Name }} strings
-// (template.Legacy), for the build described by info, with data (the
+// Legacy returns a function that renders Packer's legacy {{ .Name }}
+// strings (template.Legacy) for the build described by info, with data (the
 // builder's values plus any the caller adds) as the dot.
-func Legacy(info builder.Info, data map[string]string) Render {
+func Legacy(info builder.Info, data map[string]string) func(string) (string, error) {
 	return template.Legacy{Now: info.Started, BuildName: info.SourceName, BuildType: info.Type, Data: data}.Render
 }
 
-// CheckSyntax reports a legacy string that cannot be parsed, for validating
-// options such as execute_command when they are decoded. Values that only
-// exist at run time are not checked.
-func CheckSyntax(s string) error {
+// CheckSyntax returns an error diagnostic on attribute name when the legacy
+// string s cannot be parsed, for validating options such as execute_command
+// when they are decoded. Values that only exist at run time are not checked.
+func (a Attrs) CheckSyntax(name, s string) hcl.Diagnostics {
 	_, err := template.Legacy{}.Render(s)
 	if err != nil && strings.HasPrefix(err.Error(), "parse ") {
-		return err
+		return hcl.Diagnostics{a.Error(name, "Invalid "+name, err.Error())}
 	}
 	return nil
 }
