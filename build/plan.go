@@ -177,7 +177,7 @@ func unknownType(msg string, rng hcl.Range) hcl.Diagnostics {
 	return hcl.Diagnostics{{
 		Severity: hcl.DiagError,
 		Summary:  "Unknown component type",
-		Detail:   msg + ".",
+		Detail:   msg,
 		Subject:  rng.Ptr(),
 	}}
 }

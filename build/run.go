@@ -113,9 +113,11 @@ func Run(ctx context.Context, tpl *template.Template, builds []*Build, opts Opti
 				case sem <- struct{}{}:
 					defer func() { <-sem }()
 				case <-ctx.Done():
-					res.Builds[i] = r.notStarted(ctx)
-					return
 				}
+			}
+			if ctx.Err() != nil {
+				res.Builds[i] = r.notStarted(ctx)
+				return
 			}
 			res.Builds[i] = r.run(ctx)
 			if res.Builds[i].Err != nil && opts.FailFast {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -188,8 +189,22 @@ func decodeDuration(attr *hcl.Attribute, val cty.Value, fv reflect.Value) hcl.Di
 	return nil
 }
 
+// fieldCache maps a struct type to its fields: walking the tags of a large
+// config on every decode is a noticeable part of validating big templates.
+var fieldCache sync.Map // reflect.Type → []field
+
 // fieldsOf lists the tagged fields of t, descending into squashed structs.
+// The result is shared: callers must not modify it.
 func fieldsOf(t reflect.Type) []field {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.([]field)
+	}
+	f := walkFields(t)
+	fieldCache.Store(t, f)
+	return f
+}
+
+func walkFields(t reflect.Type) []field {
 	var out []field
 	for i := range t.NumField() {
 		sf := t.Field(i)

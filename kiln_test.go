@@ -1,0 +1,247 @@
+package kiln_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kilnhq/kiln"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/testsshd"
+)
+
+type recorder struct {
+	mu  sync.Mutex
+	all []event.Event
+}
+
+func (r *recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.all = append(r.all, e)
+}
+
+func (r *recorder) outputs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.all {
+		if o, ok := e.(*event.Output); ok {
+			out = append(out, o.Build+" "+o.Line)
+		}
+	}
+	return out
+}
+
+func writeTemplate(t *testing.T, src string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "it.pkr.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestBuildNullOverSSH runs a whole build against a real OpenSSH sshd: the
+// null builder connects with a verified host key, shell and file
+// provisioners work on the host, a failing provisioner is named, sensitive
+// values never reach an event, and the manifest records the build.
+func TestBuildNullOverSSH(t *testing.T) {
+	srv := testsshd.Start(t)
+	work := t.TempDir() // sshd runs on this machine: remote paths are local ones
+	dir := writeTemplate(t, `
+variable "token" {
+  type      = string
+  default   = "tok-5b1f0e"
+  sensitive = true
+}
+
+source "null" "sshd" {
+`+srv.HCL()+`
+}
+
+build {
+  name    = "it"
+  sources = ["source.null.sshd"]
+
+  provisioner "shell" {
+    environment_vars = ["GREETING=hello", "TOKEN=${var.token}"]
+    inline = [
+      "echo $GREETING from port ${build.Port} as ${build.User}",
+      "echo token $TOKEN",
+      "echo ${build.ConnType} > `+work+`/conn",
+    ]
+  }
+
+  provisioner "file" {
+    content     = "uploaded by ${source.name}"
+    destination = "`+work+`/uploaded"
+  }
+
+  provisioner "shell" {
+    only   = ["null.other"]
+    inline = ["exit 9"]
+  }
+
+  post-processor "manifest" {
+    output = "`+work+`/manifest.json"
+  }
+}
+`)
+	tpl, diags := kiln.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	rec := &recorder{}
+	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
+	if err != nil {
+		t.Fatalf("Build: %v\nsshd log:\n%s", err, srv.Log())
+	}
+	if len(res.Builds) != 1 || res.Builds[0].Name != "it.null.sshd" {
+		t.Fatalf("builds %+v", res.Builds)
+	}
+	outs := rec.outputs()
+	for _, want := range []string{
+		"it.null.sshd hello from port " + strconv.Itoa(srv.Port) + " as " + srv.User,
+		"it.null.sshd token <sensitive>",
+	} {
+		if !slices.Contains(outs, want) {
+			t.Errorf("no output %q in %q", want, outs)
+		}
+	}
+	for _, e := range rec.all {
+		b, _ := json.Marshal(e)
+		if strings.Contains(string(b), "tok-5b1f0e") {
+			t.Errorf("sensitive value in event %s", b)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "conn")); err != nil || string(b) != "ssh\n" {
+		t.Errorf("conn file %q, %v", b, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(work, "uploaded")); err != nil || string(b) != "uploaded by sshd" {
+		t.Errorf("uploaded file %q, %v", b, err)
+	}
+	var manifest struct {
+		Builds []struct {
+			Name        string `json:"name"`
+			BuilderType string `json:"builder_type"`
+			ArtifactID  string `json:"artifact_id"`
+			RunUUID     string `json:"packer_run_uuid"`
+		} `json:"builds"`
+	}
+	b, err := os.ReadFile(filepath.Join(work, "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	if len(manifest.Builds) != 1 || manifest.Builds[0].BuilderType != "null" || manifest.Builds[0].ArtifactID != "Null" ||
+		manifest.Builds[0].RunUUID != res.RunID {
+		t.Errorf("manifest %s", b)
+	}
+}
+
+func TestBuildNamesTheFailingProvisioner(t *testing.T) {
+	srv := testsshd.Start(t)
+	src := `
+source "null" "sshd" {
+` + srv.HCL() + `
+}
+
+build {
+  sources = ["source.null.sshd"]
+
+  provisioner "shell" {
+    inline = ["echo before", "exit 3"]
+  }
+
+  provisioner "shell" {
+    inline = ["echo never"]
+  }
+}
+`
+	dir := writeTemplate(t, src)
+	line := 1 + strings.Count(src[:strings.Index(src, `provisioner "shell"`)], "\n")
+	tpl, diags := kiln.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	rec := &recorder{}
+	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
+	if err == nil {
+		t.Fatal("Build succeeded, want the provisioner's failure")
+	}
+	berr := res.Builds[0].Err
+	if berr == nil || berr.Error() != `provisioner "shell" (it.pkr.hcl:`+strconv.Itoa(line)+`): exit status 3` {
+		t.Errorf("build error %v, want it to name the block and the status", berr)
+	}
+	outs := rec.outputs()
+	if !slices.Contains(outs, "null.sshd before") || slices.Contains(outs, "null.sshd never") {
+		t.Errorf("outputs %q", outs)
+	}
+}
+
+func TestBuildInvalidTemplateRunsNothing(t *testing.T) {
+	tpl, diags := kiln.Load("testdata/invalid")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	rec := &recorder{}
+	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
+	var d hcl.Diagnostics
+	if res != nil || !errors.As(err, &d) || len(d) != 2 {
+		t.Fatalf("Build = %v, %v; want no result and the diagnostics", res, err)
+	}
+	if len(rec.all) != 0 {
+		t.Errorf("events from a template that did not validate: %d", len(rec.all))
+	}
+}
+
+func TestDefaultRegistries(t *testing.T) {
+	reg := kiln.DefaultRegistries()
+	for _, c := range []struct {
+		got  []string
+		want []string
+	}{
+		{reg.Builders.Names(), []string{"null"}},
+		{reg.Provisioners.Names(), []string{"file", "shell", "shell-local"}},
+		{reg.PostProcessors.Names(), []string{"checksum", "manifest", "shell-local"}},
+	} {
+		for _, w := range c.want {
+			if !slices.Contains(c.got, w) {
+				t.Errorf("%q missing from %v", w, c.got)
+			}
+		}
+	}
+}
+
+func TestOnlyExceptOptions(t *testing.T) {
+	dir := writeTemplate(t, `
+source "null" "a" { communicator = "none" }
+source "null" "b" { communicator = "none" }
+build {
+  sources = ["source.null.a", "source.null.b"]
+}
+`)
+	tpl, diags := kiln.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	res, err := kiln.Build(context.Background(), tpl, kiln.WithExcept("*.a"), kiln.WithParallelBuilds(1))
+	if err != nil || len(res.Builds) != 1 || res.Builds[0].Name != "null.b" {
+		t.Fatalf("Build = %+v, %v", res, err)
+	}
+	if diags := kiln.Validate(tpl, kiln.WithOnly("null.c")); len(diags) != 1 || diags[0].Severity != hcl.DiagWarning {
+		t.Errorf("Validate with an -only matching nothing: %v", diags)
+	}
+}
