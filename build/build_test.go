@@ -118,6 +118,26 @@ build {
 	}
 }
 
+func TestPlanChecksUnusedSources(t *testing.T) {
+	w := &world{}
+	tpl := load(t, `
+source "fake" "used" {}
+source "fak" "typo" {}
+source "fake" "bad" {
+  instance_id = "${source.name}"
+  nosuch      = 1
+}
+build {
+  sources = ["source.fake.used"]
+}
+`)
+	_, diags := Plan(tpl, w.registries(), nil, nil)
+	if len(diags) != 2 || diags[0].Subject.Start.Line != 3 || diags[1].Subject.Start.Line != 6 ||
+		!strings.Contains(diags[0].Detail, `did you mean "fake"?`) || !strings.Contains(diags[1].Detail, "nosuch") {
+		t.Errorf("diagnostics %v, want the unused sources' type and attribute", diags)
+	}
+}
+
 func TestRunProvisionersSeeBuildData(t *testing.T) {
 	w := &world{}
 	tpl, builds := plan(t, w, twoSources+`

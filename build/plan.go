@@ -1,8 +1,10 @@
 package build
 
 import (
+	"cmp"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gobwas/glob"
@@ -69,8 +71,10 @@ func Plan(tpl *template.Template, reg Registries, only, except []string) ([]*Bui
 	onlyUsed := make([]bool, len(only))
 	exceptUsed := make([]bool, len(except))
 	var builds []*Build
+	used := map[template.SourceRef]bool{}
 	for _, b := range tpl.Builds {
 		for _, s := range b.Sources {
+			used[s.Ref] = true
 			name := s.FullName(b)
 			if len(onlyG) > 0 && !matchAny(onlyG, onlyUsed, name) {
 				continue
@@ -81,6 +85,7 @@ func Plan(tpl *template.Template, reg Registries, only, except []string) ([]*Bui
 			builds = append(builds, p.plan(b, s))
 		}
 	}
+	p.unusedSources(used)
 	diags = append(diags, unusedPatterns("-only", only, onlyUsed)...)
 	diags = append(diags, unusedPatterns("-except", except, exceptUsed)...)
 	return builds, append(diags, p.diags...)
@@ -143,6 +148,29 @@ func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
 		out.postProcessors = append(out.postProcessors, planned)
 	}
 	return out
+}
+
+// unusedSources checks the sources no build uses, in the order of their
+// declarations: their type must exist and their body decode.
+func (p *planner) unusedSources(used map[template.SourceRef]bool) {
+	var unused []*template.Source
+	for ref, src := range p.tpl.Sources {
+		if !used[ref] {
+			unused = append(unused, src)
+		}
+	}
+	slices.SortFunc(unused, func(a, b *template.Source) int {
+		return cmp.Or(strings.Compare(a.DeclRange.Filename, b.DeclRange.Filename), cmp.Compare(a.DeclRange.Start.Byte, b.DeclRange.Start.Byte))
+	})
+	for _, src := range unused {
+		f, ok := p.reg.Builders.Lookup(src.Type)
+		if !ok {
+			p.add(unknownType(p.reg.Builders.UnknownError(src.Type), src.TypeRange))
+			continue
+		}
+		_, diags := f(src.Body, p.tpl.EvalContext(nil, nil, nil))
+		p.add(diags)
+	}
 }
 
 func (p *planner) provisioner(b *template.Build, pb *template.Provisioner, ectx *hcl.EvalContext) *plannedProvisioner {

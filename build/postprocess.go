@@ -69,7 +69,7 @@ func (r *runner) postProcess(ctx context.Context, art artifact.Artifact) ([]arti
 }
 
 func (r *runner) runPostProcessor(ctx context.Context, p *plannedPostProcessor, in artifact.Artifact) (artifact.Artifact, bool, error) {
-	pp, diags := p.factory(p.block.Body, r.tpl.EvalContext(r.b.Block, r.b.Source, r.data))
+	pp, diags := p.factory(p.block.Body, r.ectx)
 	r.warn(p.source, diags)
 	if diags.HasErrors() {
 		return nil, false, fmt.Errorf("%s: %w", p.source, diags)

@@ -26,7 +26,7 @@ var retryDelay = func(attempt int) time.Duration {
 // on-error policy is abort or the build was cancelled) and the failure is
 // returned, naming the block.
 func (r *runner) provision(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
-	r.data = buildData(r.info, data)
+	r.setData(data)
 	var secrets []string
 	for _, k := range secretKeys {
 		secrets = append(secrets, data[k])
@@ -54,7 +54,7 @@ func (r *runner) provision(ctx context.Context, comm communicator.Communicator, 
 // it, with its pause_before, timeout and max_retries. Errors start with the
 // block's name: `provisioner "shell" (web.pkr.hcl:23): exit status 2`.
 func (r *runner) runProvisioner(ctx context.Context, p *plannedProvisioner, comm communicator.Communicator) error {
-	prov, diags := p.factory(p.block.Body, r.tpl.EvalContext(r.b.Block, r.b.Source, r.data))
+	prov, diags := p.factory(p.block.Body, r.ectx)
 	r.warn(p.source, diags)
 	if diags.HasErrors() {
 		return fmt.Errorf("%s: %w", p.source, diags)

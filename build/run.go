@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
@@ -147,8 +148,16 @@ type runner struct {
 	secrets *secretSink
 	info    builder.Info
 	// data is what the builder reported to the hook, with the engine's
-	// defaults: build.* for provisioners and post-processors.
+	// defaults: build.* for provisioners and post-processors, which are
+	// decoded in ectx.
 	data map[string]string
+	ectx *hcl.EvalContext
+}
+
+// setData sets build.* from what the builder reported.
+func (r *runner) setData(reported map[string]string) {
+	r.data = buildData(r.info, reported)
+	r.ectx = r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
 }
 
 func (r *runner) notStarted(ctx context.Context) BuildResult {
@@ -169,7 +178,7 @@ func (r *runner) run(ctx context.Context) BuildResult {
 		RunID:      r.opts.RunID,
 		Started:    r.tpl.Now,
 	}
-	r.data = buildData(r.info, nil)
+	r.setData(nil)
 	res.Artifacts, res.Err = r.build(ctx)
 	res.Duration = time.Since(start)
 	fin := &event.BuildFinished{Duration: res.Duration}
