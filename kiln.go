@@ -9,7 +9,9 @@ import (
 
 	"github.com/kilnhq/kiln/build"
 	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/builder/amazonebs"
 	"github.com/kilnhq/kiln/builder/null"
+	"github.com/kilnhq/kiln/builder/qemu"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/postprocessor"
@@ -61,8 +63,8 @@ const (
 // plugins to the plugin's source, so that a template's
 // packer { required_plugins } entry for them is satisfied.
 var embeddedPlugins = map[string]string{
-	"amazon-ebs": "github.com/hashicorp/amazon",
-	"qemu":       "github.com/hashicorp/qemu",
+	amazonebs.Type: "github.com/hashicorp/amazon",
+	qemu.Type:      "github.com/hashicorp/qemu",
 }
 
 // DefaultRegistries returns new registries holding every component kiln
@@ -74,6 +76,8 @@ func DefaultRegistries() build.Registries {
 		PostProcessors: postprocessor.NewRegistry(),
 	}
 	reg.Builders.Register(null.Type, null.New)
+	reg.Builders.Register(qemu.Type, qemu.New)
+	reg.Builders.Register(amazonebs.Type, amazonebs.New)
 	reg.Provisioners.Register("shell", shell.New)
 	reg.Provisioners.Register("file", file.New)
 	reg.Provisioners.Register("shell-local", shelllocal.New)

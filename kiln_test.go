@@ -213,7 +213,7 @@ func TestDefaultRegistries(t *testing.T) {
 		got  []string
 		want []string
 	}{
-		{reg.Builders.Names(), []string{"null"}},
+		{reg.Builders.Names(), []string{"amazon-ebs", "null", "qemu"}},
 		{reg.Provisioners.Names(), []string{"file", "shell", "shell-local"}},
 		{reg.PostProcessors.Names(), []string{"checksum", "manifest", "shell-local"}},
 	} {
