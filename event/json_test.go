@@ -49,7 +49,6 @@ func TestMarshalJSONNil(t *testing.T) {
 	}
 }
 
-
 // TestMarshalJSONFieldsDocumented checks that every field of every event is
 // named in MarshalJSON's doc table, and that no event's own field is called
 // "type", which would clash with the kind.

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDeps keeps the kiln binary free of test machinery: no testing
+// packages, no httptest, and none of kiln's test harnesses (testenv,
+// testsshd, testmoto, conformance suites, the in-memory communicator).
+func TestDeps(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go command not found")
+	}
+	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 10 {
+		t.Fatalf("go list -deps listed only %v", deps)
+	}
+	for _, d := range deps {
+		base := d[strings.LastIndex(d, "/")+1:]
+		switch {
+		case d == "testing", strings.HasPrefix(d, "testing/"),
+			d == "net/http/httptest",
+			strings.HasPrefix(d, "github.com/kilnhq/kiln/") && (strings.HasPrefix(base, "test") || strings.HasSuffix(base, "test")),
+			d == "github.com/kilnhq/kiln/internal/localcomm":
+			t.Errorf("kiln imports %s", d)
+		}
+	}
+}

@@ -1,0 +1,13 @@
+// Command kiln bakes machine images from Packer-style HCL2 templates.
+//
+// It is the thin face of the kiln library: it parses flags (spelled as Packer
+// spells them, with one dash or two), turns signals into context
+// cancellation, renders the library's events (coloured text on a terminal,
+// plain text otherwise, or one JSON object per line with -json) and maps
+// results to exit codes. Everything it does, a Go program can do with the
+// kiln package.
+//
+// Exit codes: 0 success; 1 a build failed or the template has errors
+// (validate); 2 usage or template error (build); 3 fmt -check found a file
+// that is not formatted; 130 interrupted.
+package main

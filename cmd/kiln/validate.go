@@ -1,0 +1,92 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kilnhq/kiln"
+	"github.com/kilnhq/kiln/template"
+)
+
+func runValidate(_ context.Context, args []string, io stdio) int {
+	fs := newFlagSet("validate", "[options] PATH",
+		`Checks that a template is valid: that it parses, that every variable has a
+value of its type, and that every source, provisioner and post-processor is
+known and configured correctly. Nothing is built and nothing is contacted.
+PATH is a template file or a directory of them.`, io)
+	var lf loadFlags
+	lf.register(fs)
+	var only, except globsFlag
+	fs.Var(&only, "only", "validate only the builds whose name matches one of these comma-separated globs")
+	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated globs")
+	syntaxOnly := fs.Bool("syntax-only", false, "only check that the files parse")
+	noWarnUndeclared := fs.Bool("no-warn-undeclared-var", false, "do not warn about values in var files for undeclared variables")
+	color := fs.Bool("color", true, "colour diagnostics on a terminal")
+	if code := parseFlags(fs, args, io); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 1 {
+		return usageError(fs, "expected one PATH, got %d", fs.NArg())
+	}
+	opts := lf.options()
+	if *syntaxOnly {
+		opts = append(opts, template.WithSyntaxOnly())
+	}
+	tpl, diags := loadTemplate(fs.Arg(0), opts...)
+	if !*syntaxOnly && !diags.HasErrors() {
+		diags = append(diags, kiln.Validate(tpl, kiln.WithOnly(only...), kiln.WithExcept(except...))...)
+	}
+	if *noWarnUndeclared {
+		diags = dropUndeclaredWarnings(diags)
+	}
+	writeDiagnostics(io, tpl, diags, *color)
+	if diags.HasErrors() {
+		return exitFailed
+	}
+	fmt.Fprintln(io.out, "The configuration is valid.")
+	return exitOK
+}
+
+// dropUndeclaredWarnings removes the warnings about var-file values for
+// undeclared variables.
+func dropUndeclaredWarnings(diags hcl.Diagnostics) hcl.Diagnostics {
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if d.Severity == hcl.DiagWarning && strings.Contains(strings.ToLower(d.Summary), "undeclared variable") {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// loadTemplate loads the template at path with kiln's embedded plugins.
+func loadTemplate(path string, opts ...template.LoadOption) (*template.Template, hcl.Diagnostics) {
+	return kiln.Load(path, opts...)
+}
+
+// writeDiagnostics prints diags to the error output with snippets, sensitive
+// values of tpl masked; colour is used when color is set and the error output
+// is a terminal.
+func writeDiagnostics(io stdio, tpl *template.Template, diags hcl.Diagnostics, color bool) {
+	if len(diags) == 0 {
+		return
+	}
+	tpl.WriteDiagnostics(io.errOut, diags, color && io.errTTY, diagWidth(io))
+}
+
+// writeFileDiagnostics prints diags about one file whose contents are src.
+func writeFileDiagnostics(io stdio, name string, src []byte, diags hcl.Diagnostics, color bool) {
+	files := map[string]*hcl.File{name: {Bytes: src}}
+	template.WriteDiagnostics(io.errOut, files, diags, color && io.errTTY, diagWidth(io))
+}
+
+func diagWidth(io stdio) uint {
+	if !io.errTTY {
+		return 0
+	}
+	return uint(max(termWidth(), 0))
+}
