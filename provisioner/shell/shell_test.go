@@ -19,7 +19,9 @@ import (
 	"github.com/kilnhq/kiln/provisioner"
 )
 
-func parse(t *testing.T, src string) hcl.Body {
+func parse(t *testing.T, src string) hcl.Body { return parseB(t, src) }
+
+func parseB(t testing.TB, src string) hcl.Body {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "test.pkr.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -246,5 +248,25 @@ environment_vars = ["H=${build.Host}"]
 	}
 	if _, diags := New(parse(t, `script = build.Host`), ectx); diags.HasErrors() {
 		t.Fatalf("unknown script must validate: %v", diags)
+	}
+}
+
+func TestCleanupSurvivesExitInExecuteCommand(t *testing.T) {
+	remote := t.TempDir()
+	p := newProv(t, `
+remote_folder = "`+remote+`"
+inline = ["exit 5"]
+execute_command = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}; exit $? # a comment"
+valid_exit_codes = [5]
+`)
+	comm := &localcomm.Comm{}
+	if err := p.Provision(context.Background(), testEnv(&recorder{}), comm); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
+		t.Errorf("script left behind: %v", left)
+	}
+	if n := len(comm.Commands()); n != 1 {
+		t.Errorf("%d commands, want 1 (the removal rides along)", n)
 	}
 }
