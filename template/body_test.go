@@ -193,3 +193,31 @@ func TestDynamicBlocks(t *testing.T) {
 		t.Errorf("through an override: %+v", cfg)
 	}
 }
+
+func TestProvisionerOverride(t *testing.T) {
+	tpl := load(t, "valid-overrides")
+	b := tpl.Builds[0]
+	p := b.Provisioners[0]
+	want := []string{"echo other is overridden", "echo base"}
+	for i, s := range b.Sources {
+		var cfg struct {
+			Inline []string `hcl:"inline"`
+		}
+		if diags := hclconf.Decode(p.BodyFor(s), tpl.EvalContext(b, s, nil), &cfg); diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if len(cfg.Inline) != 1 || cfg.Inline[0] != want[i] {
+			t.Errorf("source %s: inline = %q, want %q", s.Name, cfg.Inline, want[i])
+		}
+	}
+	if p.BodyFor(nil) != p.Body || p.BodyFor(&BuildSource{Ref: SourceRef{"null", "z"}, Name: "z"}) != p.Body {
+		t.Error("a source without override should get the plain body")
+	}
+	// An unknown attribute in an override is reported at its range.
+	over := p.Override["other"]
+	var cfg struct{}
+	diags := hclconf.Decode(overrideBodies(parseBody(t, "x.hcl", ""), over), nil, &cfg)
+	if !diags.HasErrors() || diags[0].Subject.Start.Line != 22 {
+		t.Errorf("unknown attribute in override: %v", diags)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/gobwas/glob"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/gohcl"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -220,7 +221,7 @@ func (l *loader) decodeBuildSource(blk *hcl.Block) (*BuildSource, hcl.Diagnostic
 
 var provisionerSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "name"}, {Name: "pause_before"}, {Name: "max_retries"}, {Name: "timeout"},
-	{Name: "only"}, {Name: "except"},
+	{Name: "only"}, {Name: "except"}, {Name: "override"},
 }}
 
 // decodeProvisioner reads a provisioner block: the options kiln applies to
@@ -241,6 +242,11 @@ func (l *loader) decodeProvisioner(blk *hcl.Block, b *Build, checks *[]filterChe
 	}
 	if a, ok := attrs["max_retries"]; ok {
 		diags = append(diags, decodeInt(a, ctx, &p.MaxRetries)...)
+	}
+	if a, ok := attrs["override"]; ok {
+		var d hcl.Diagnostics
+		p.Override, d = decodeOverride(a, ctx)
+		diags = append(diags, d...)
 	}
 	d := decodeFilters(attrs, ctx, &p.Only, &p.Except, checks)
 	return p, append(diags, d...)
@@ -350,4 +356,105 @@ func checkFilters(b *Build, checks []filterCheck) hcl.Diagnostics {
 		}
 	}
 	return diags
+}
+
+// BodyFor returns the provisioner's body for the build source s: Body with
+// the attributes of the override entry for s (by its name, or by
+// "TYPE.NAME") applied.
+func (p *Provisioner) BodyFor(s *BuildSource) hcl.Body {
+	if s == nil {
+		return p.Body
+	}
+	if o, ok := p.Override[s.Ref.Type+"."+s.Name]; ok {
+		return overrideBodies(p.Body, o)
+	}
+	if o, ok := p.Override[s.Name]; ok {
+		return overrideBodies(p.Body, o)
+	}
+	return p.Body
+}
+
+// decodeOverride reads override = { NAME = { attr = value, ... }, ... }.
+// Entries written as object constructors keep their expressions, so they are
+// evaluated per source like the rest of the body; others (JSON) are
+// evaluated now.
+func decodeOverride(attr *hcl.Attribute, ctx *hcl.EvalContext) (map[string]hcl.Body, hcl.Diagnostics) {
+	invalid := func(rng hcl.Range) hcl.Diagnostics {
+		return hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid override",
+			Detail:   "Write override = { SOURCE_NAME = { attribute = value } }.",
+			Subject:  rng.Ptr(),
+		}}
+	}
+	out := map[string]hcl.Body{}
+	if obj, ok := attr.Expr.(*hclsyntax.ObjectConsExpr); ok {
+		var diags hcl.Diagnostics
+		for _, item := range obj.Items {
+			key, d := objectKey(item.KeyExpr, ctx)
+			if d.HasErrors() {
+				diags = append(diags, d...)
+				continue
+			}
+			inner, ok := item.ValueExpr.(*hclsyntax.ObjectConsExpr)
+			if !ok {
+				diags = append(diags, invalid(item.ValueExpr.Range())...)
+				continue
+			}
+			body := &hclsyntax.Body{Attributes: hclsyntax.Attributes{}, SrcRange: inner.SrcRange, EndRange: inner.SrcRange}
+			for _, a := range inner.Items {
+				name, d := objectKey(a.KeyExpr, ctx)
+				if d.HasErrors() {
+					diags = append(diags, d...)
+					continue
+				}
+				body.Attributes[name] = &hclsyntax.Attribute{
+					Name: name, Expr: a.ValueExpr, NameRange: a.KeyExpr.Range(),
+					SrcRange: hcl.RangeBetween(a.KeyExpr.Range(), a.ValueExpr.Range()),
+				}
+			}
+			out[key] = body
+		}
+		return out, diags
+	}
+	val, diags := attr.Expr.Value(ctx)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	if !val.IsWhollyKnown() || val.IsNull() || !(val.Type().IsObjectType() || val.Type().IsMapType()) {
+		return nil, invalid(attr.Expr.Range())
+	}
+	rng := attr.Expr.Range()
+	for key, entry := range val.AsValueMap() {
+		if entry.IsNull() || !(entry.Type().IsObjectType() || entry.Type().IsMapType()) {
+			return nil, invalid(rng)
+		}
+		body := &hclsyntax.Body{Attributes: hclsyntax.Attributes{}, SrcRange: rng, EndRange: rng}
+		for name, v := range entry.AsValueMap() {
+			body.Attributes[name] = &hclsyntax.Attribute{
+				Name: name, Expr: &hclsyntax.LiteralValueExpr{Val: v, SrcRange: rng}, NameRange: rng, SrcRange: rng,
+			}
+		}
+		out[key] = body
+	}
+	return out, nil
+}
+
+// objectKey reads the key of an object constructor item: a bare name or a
+// string.
+func objectKey(expr hcl.Expression, ctx *hcl.EvalContext) (string, hcl.Diagnostics) {
+	if k := hcl.ExprAsKeyword(expr); k != "" {
+		return k, nil
+	}
+	var s string
+	diags := decodeValue(&hcl.Attribute{Name: "key", Expr: expr}, ctx, cty.String, func(v cty.Value) { s = v.AsString() })
+	if !diags.HasErrors() && s == "" {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid override key",
+			Detail:   "A key must be a known, non-empty string.",
+			Subject:  expr.Range().Ptr(),
+		})
+	}
+	return s, diags
 }

@@ -123,7 +123,7 @@ func (t *Template) functions(inDefaults bool) funcMap {
 	m["env"] = t.envFunc(inDefaults)
 	m["file"] = stringFunc(t.readFile)
 	m["filebase64"] = stringFunc(func(p string) (string, error) {
-		b, err := os.ReadFile(t.resolve(p))
+		b, err := readRegular(t.resolve(p))
 		if err != nil {
 			return "", fmt.Errorf("read %s: %w", p, err)
 		}
@@ -165,7 +165,7 @@ func (t *Template) resolve(p string) string {
 }
 
 func (t *Template) readFile(p string) (string, error) {
-	b, err := os.ReadFile(t.resolve(p))
+	b, err := readRegular(t.resolve(p))
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", p, err)
 	}
@@ -173,6 +173,19 @@ func (t *Template) readFile(p string) (string, error) {
 		return "", fmt.Errorf("%s is not UTF-8 text; use filebase64 for binary files", p)
 	}
 	return string(b), nil
+}
+
+// readRegular reads a regular file; devices and pipes (which could block or
+// never end) are refused.
+func readRegular(path string) ([]byte, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
+	}
+	return os.ReadFile(path)
 }
 
 func (t *Template) envFunc(inDefaults bool) function.Function {

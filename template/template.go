@@ -126,8 +126,12 @@ type Provisioner struct {
 	MaxRetries  int
 	// Only and Except are glob patterns over source names ("TYPE.NAME").
 	Only, Except []string
-	DeclRange    hcl.Range
-	TypeRange    hcl.Range
+	// Override holds Packer's per-source overrides (override = { NAME = {
+	// attributes } }), keyed by source name as written ("NAME" or
+	// "TYPE.NAME"). BodyFor applies them.
+	Override  map[string]hcl.Body
+	DeclRange hcl.Range
+	TypeRange hcl.Range
 }
 
 // PostProcessor is a post-processor block.

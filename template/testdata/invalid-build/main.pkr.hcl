@@ -15,6 +15,15 @@ build {
 
   provisioner "shell" {
     max_retries = "two" # ERROR: Invalid value for max_retries
+    override = {
+      x = "nope" # ERROR: Invalid override
+      (var.nothing) = { # ERROR: Unsupported attribute
+      }
+    }
+  }
+
+  provisioner "shell" {
+    override = var.nothing # ERROR: Unsupported attribute
   }
 
   error-cleanup-provisioner "shell-local" {

@@ -14,4 +14,16 @@ build {
 
   source "null.base" {
   }
+
+  provisioner "shell-local" {
+    inline = ["echo default"]
+    override = {
+      other = {
+        inline = ["echo ${source.name} is overridden"]
+      }
+      "null.base" = {
+        inline = ["echo base"]
+      }
+    }
+  }
 }
