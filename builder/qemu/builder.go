@@ -35,6 +35,7 @@ type Builder struct {
 	host     host
 	img      qemuImg
 	cacheDir string // downloads; "" means $XDG_CACHE_HOME/kiln/downloads
+	tmpRoot  string // temporary directories; "" means os.TempDir()
 	client   *http.Client
 }
 
@@ -159,7 +160,7 @@ func (b *Builder) prepare(_ context.Context, s *state, u *step.Undo) error {
 	}
 	stage := s.stage
 	u.Push("staging directory "+stage, func(context.Context) error { return os.RemoveAll(stage) })
-	s.tmp, err = os.MkdirTemp("", "kiln-qemu-")
+	s.tmp, err = os.MkdirTemp(b.tmpRoot, "kiln-qemu-")
 	if err != nil {
 		return fmt.Errorf("temporary directory: %w", err)
 	}

@@ -357,7 +357,7 @@ func rangeOf(body hcl.Body, attrs map[string]attrInfo, attr string) *hcl.Range {
 	return body.MissingItemRange().Ptr()
 }
 
-var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]?)i?B?\s*$`)
+var sizeRE = regexp.MustCompile(`^\s*(\d+)\s*([KMGT]?)I?B?\s*$`)
 
 // parseSize parses Packer's disk_size: a number of MiB, or a number with a
 // K, M, G or T suffix (binary units). It returns bytes.

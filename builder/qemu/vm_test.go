@@ -1,0 +1,399 @@
+package qemu
+
+// The VM tests boot real guests under qemu: one build of the Debian base
+// image (scripts/base-image.sh) provisioned with the shell and file
+// provisioners, then one boot of the produced image that proves the
+// provisioned file and service are there. They need qemu-system-x86_64,
+// qemu-img and xorriso, and the base image in ~/.cache/kiln/base/bookworm.
+// When the base image is missing it is built (as root, about 1–4 minutes)
+// if KILN_REQUIRE_INTEGRATION=1 or KILN_BUILD_BASE_IMAGE=1; otherwise the
+// test is skipped.
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclparse"
+
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/communicator"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/testenv"
+	"github.com/kilnhq/kiln/provisioner"
+	"github.com/kilnhq/kiln/provisioner/file"
+	"github.com/kilnhq/kiln/provisioner/shell"
+)
+
+// baseImage returns the directory of the base image, building it when
+// that is allowed.
+func baseImage(t *testing.T) string {
+	t.Helper()
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cache, "kiln", "base", "bookworm")
+	have := func() bool {
+		for _, f := range []string{"base.qcow2", "vmlinuz", "initrd.img"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if have() {
+		return dir
+	}
+	if !testenv.Required() && os.Getenv("KILN_BUILD_BASE_IMAGE") != "1" {
+		testenv.Missing(t, "no base image in "+dir+": run scripts/base-image.sh as root (or set KILN_BUILD_BASE_IMAGE=1)")
+	}
+	if os.Geteuid() != 0 {
+		testenv.Missing(t, "no base image in "+dir+", and building it needs root")
+	}
+	baseImageOnce.Do(func() {
+		out, err := exec.Command("bash", "../../scripts/base-image.sh").CombinedOutput()
+		if err != nil {
+			baseImageErr = fmt.Errorf("scripts/base-image.sh: %v\n%s", err, out)
+		}
+	})
+	if baseImageErr != nil {
+		t.Fatal(baseImageErr)
+	}
+	if !have() {
+		t.Fatalf("scripts/base-image.sh succeeded but %s is incomplete", dir)
+	}
+	return dir
+}
+
+var (
+	baseImageOnce sync.Once
+	baseImageErr  error
+)
+
+// vmTools checks the programs the VM tests run.
+func vmTools(t *testing.T) {
+	t.Helper()
+	testenv.Tool(t, "qemu-system-x86_64")
+	testenv.Tool(t, "qemu-img")
+	testenv.Tool(t, "xorriso")
+}
+
+func parseBody(t *testing.T, src string) hcl.Body {
+	t.Helper()
+	f, diags := hclparse.NewParser().ParseHCL([]byte(src), "test.pkr.hcl")
+	if diags.HasErrors() {
+		t.Fatalf("parse: %s", diags)
+	}
+	return f.Body
+}
+
+func newBuilder(t *testing.T, src string) *Builder {
+	t.Helper()
+	b, diags := New(parseBody(t, src), nil)
+	if diags.HasErrors() {
+		t.Fatalf("decode: %s", diags)
+	}
+	qb := b.(*Builder)
+	qb.tmpRoot = t.TempDir()
+	return qb
+}
+
+// recorder keeps every event and can log them.
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+	t      *testing.T
+}
+
+func (r *recorder) Emit(e event.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	if r.t != nil {
+		if b, err := event.MarshalJSON(e); err == nil && e.Kind() != "progress" {
+			r.t.Logf("%s", b)
+		}
+	}
+}
+
+func (r *recorder) messages() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.events {
+		if m, ok := e.(*event.Message); ok {
+			out = append(out, m.Text)
+		}
+	}
+	return out
+}
+
+// qemuProcesses lists the qemu processes whose command line mentions
+// marker.
+func qemuProcesses(t *testing.T, marker string) []string {
+	t.Helper()
+	dirs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var out []string
+	for _, p := range dirs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(data), "\x00", " ")
+		if strings.Contains(cmd, "qemu-system") && strings.Contains(cmd, marker) {
+			out = append(out, p+": "+cmd)
+		}
+	}
+	return out
+}
+
+// assertClean checks that a build left no qemu process, no temporary files
+// and, when it failed, no output.
+func assertClean(t *testing.T, b *Builder, outParent string, wantOutput bool) {
+	t.Helper()
+	if procs := qemuProcesses(t, b.tmpRoot); len(procs) > 0 {
+		t.Errorf("qemu still running: %v", procs)
+	}
+	if left, _ := os.ReadDir(b.tmpRoot); len(left) > 0 {
+		t.Errorf("temporary files left in %s: %v", b.tmpRoot, left)
+	}
+	entries, _ := os.ReadDir(outParent)
+	for _, e := range entries {
+		switch {
+		case strings.Contains(e.Name(), ".kiln-"):
+			t.Errorf("staging directory left: %s", e.Name())
+		case e.Name() == "out" && !wantOutput:
+			t.Errorf("failed build left its output directory")
+		}
+	}
+}
+
+const shellScript = `
+set -e
+mkdir -p /srv/www
+echo "built by kiln" > /srv/www/built.txt
+cat > /etc/systemd/system/kiln-web.service <<'EOF'
+[Unit]
+Description=kiln test web server
+After=network.target
+
+[Service]
+ExecStart=/bin/busybox httpd -f -p 8080 -h /srv/www
+
+[Install]
+WantedBy=multi-user.target
+EOF
+systemctl enable kiln-web.service
+`
+
+// provisionHook runs a shell provisioner and a file provisioner, as the
+// engine would.
+func provisionHook(t *testing.T, events event.Sink, token string, gotData *map[string]string) builder.Hook {
+	sh, diags := shell.New(parseBody(t, fmt.Sprintf("inline = [%q]\n", shellScript)), nil)
+	if diags.HasErrors() {
+		t.Fatalf("shell provisioner: %s", diags)
+	}
+	fp, diags := file.New(parseBody(t, fmt.Sprintf("content = %q\ndestination = \"/srv/www/proof.txt\"\n", token)), nil)
+	if diags.HasErrors() {
+		t.Fatalf("file provisioner: %s", diags)
+	}
+	return builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+		*gotData = data
+		for i, p := range []provisioner.Provisioner{sh, fp} {
+			env := &provisioner.Env{Events: events, Source: fmt.Sprintf("provisioner %d", i), Data: data}
+			if err := p.Provision(ctx, env, comm); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// TestVMBuildAndBoot builds an image from the base image under qemu, then
+// boots the result and checks that what was provisioned is there.
+func TestVMBuildAndBoot(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	base := baseImage(t)
+	sum, err := fileDigest(filepath.Join(base, "base.qcow2"), "sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	outDir := filepath.Join(work, "out")
+	b := newBuilder(t, fmt.Sprintf(`
+disk_image       = true
+iso_url          = %q
+iso_checksum     = "sha256:%s"
+use_backing_file = true
+disk_compression = true
+headless         = true
+memory           = 1024
+kernel           = %q
+initrd           = %q
+kernel_args      = "root=/dev/vda rw console=ttyS0"
+output_directory = %q
+vm_name          = "web"
+shutdown_command = "systemctl poweroff"
+ssh_username     = "root"
+ssh_timeout      = "10m"
+cd_content       = { "kiln-test.txt" = "on the seed CD" }
+`, filepath.Join(base, "base.qcow2"), sum, filepath.Join(base, "vmlinuz"), filepath.Join(base, "initrd.img"), outDir))
+
+	events := &recorder{t: t}
+	token := fmt.Sprintf("kiln proof %d", time.Now().UnixNano())
+	var data map[string]string
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	start := time.Now()
+	art, err := b.Run(ctx, &builder.Env{Info: builder.Info{Name: "qemu.web", SourceName: "web", ID: "t1"}, Events: events},
+		provisionHook(t, events, token, &data))
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	total := time.Since(start)
+	ready := art.(*Artifact).State("ssh_ready").(time.Duration)
+	t.Logf("build took %.1fs, SSH ready %.1fs after qemu started", total.Seconds(), ready.Seconds())
+	assertClean(t, b, work, true)
+
+	if data["Host"] != "127.0.0.1" || data["User"] != "root" || data["ConnType"] != "ssh" || data["Port"] == "" ||
+		!strings.HasPrefix(data["SSHPublicKey"], "ssh-ed25519 ") || data["VMName"] != "web" {
+		t.Errorf("hook data = %v", data)
+	}
+	image := filepath.Join(outDir, "web.qcow2")
+	if art.ID() != image || art.BuilderType() != "qemu" {
+		t.Errorf("artifact ID %q type %q", art.ID(), art.BuilderType())
+	}
+	if want := []string{image, image + ".sha256"}; strings.Join(art.Files(), " ") != strings.Join(want, " ") {
+		t.Errorf("artifact files = %v, want %v", art.Files(), want)
+	}
+	gotSum, err := fileDigest(image, "sha256")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line, _ := os.ReadFile(image + ".sha256"); string(line) != gotSum+"  web.qcow2\n" {
+		t.Errorf("checksum file %q, image sha256 %s", line, gotSum)
+	}
+	info, err := exec.Command("qemu-img", "info", "--output=json", image).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var qi struct {
+		Format  string `json:"format"`
+		Backing string `json:"backing-filename"`
+		Spec    struct {
+			Data struct {
+				Compression string `json:"compression-type"`
+			} `json:"data"`
+		} `json:"format-specific"`
+	}
+	if err := json.Unmarshal(info, &qi); err != nil {
+		t.Fatal(err)
+	}
+	if qi.Format != "qcow2" || qi.Backing != "" || qi.Spec.Data.Compression != "zstd" {
+		t.Errorf("output image: %s", info)
+	}
+	if !anyContains(events.messages(), "SSH ready") || !anyContains(events.messages(), "accelerator") {
+		t.Errorf("missing SSH-ready or accelerator message in %v", events.messages())
+	}
+
+	verifyBoot(t, ctx, base, image, token)
+}
+
+func anyContains(list []string, sub string) bool {
+	for _, s := range list {
+		if strings.Contains(s, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyBoot boots an overlay of image without any seed and fetches the
+// provisioned files from the provisioned web server through a port forward.
+// It stops the guest with an ACPI power-down, which must work.
+func verifyBoot(t *testing.T, ctx context.Context, base, image, token string) {
+	dir := t.TempDir()
+	disk := filepath.Join(dir, "verify.qcow2")
+	if err := (qemuImg{}).overlay(ctx, image, "qcow2", disk); err != nil {
+		t.Fatal(err)
+	}
+	l, port, err := reservePort("127.0.0.1", 20000, 40000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{
+		Memory: 1024, Headless: true,
+		Kernel: filepath.Join(base, "vmlinuz"), Initrd: filepath.Join(base, "initrd.img"),
+		KernelArgs: "root=/dev/vda rw console=ttyS0",
+		QemuArgs:   [][]string{{"-netdev", fmt.Sprintf("user,id=user.0,hostfwd=tcp:127.0.0.1:%d-:8080", port)}},
+	}
+	accel, _ := detectAccelerator(realHost)
+	args, err := cfg.commandLine(launchSpec{name: "verify", accel: accel, disk: disk, diskFormat: "qcow2",
+		qmp: filepath.Join(dir, "qmp.sock"), serial: filepath.Join(dir, "serial.log")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	start := time.Now()
+	v, err := startVM("qemu-system-x86_64", args, filepath.Join(dir, "qmp.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.kill(context.Background())
+	if err := v.waitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	get := func(name string) (string, error) {
+		resp, err := client.Get(fmt.Sprintf("http://127.0.0.1:%d/%s", port, name))
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			return "", fmt.Errorf("%s: %s", name, resp.Status)
+		}
+		return string(body), err
+	}
+	deadline := time.Now().Add(8 * time.Minute)
+	var proof string
+	for {
+		if proof, err = get("proof.txt"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			t.Fatalf("the provisioned web server never answered: %v%s", err, serialTail(dir))
+		}
+		select {
+		case <-v.exited():
+			t.Fatalf("the guest stopped: %v", v.exitError())
+		case <-time.After(time.Second):
+		}
+	}
+	t.Logf("second boot: web server answered %.1fs after qemu started", time.Since(start).Seconds())
+	if proof != token {
+		t.Errorf("proof.txt = %q, want %q", proof, token)
+	}
+	if built, err := get("built.txt"); err != nil || built != "built by kiln\n" {
+		t.Errorf("built.txt = %q, %v", built, err)
+	}
+	if err := qmpCommand(ctx, filepath.Join(dir, "qmp.sock"), "system_powerdown"); err != nil {
+		t.Fatal(err)
+	}
+	if !v.wait(ctx, 3*time.Minute) {
+		t.Errorf("the guest ignored the ACPI power-down")
+	}
+}
