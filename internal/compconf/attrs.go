@@ -25,7 +25,8 @@ func BodyAttrs(body hcl.Body, names ...string) Attrs {
 // Has reports whether the attribute is set.
 func (a Attrs) Has(name string) bool { return a.attrs[name] != nil }
 
-// Range returns the attribute's range, or the body's end when it is not set.
+// Range returns the attribute's range, or the body's MissingItemRange when
+// it is not set.
 func (a Attrs) Range(name string) *hcl.Range {
 	if at := a.attrs[name]; at != nil {
 		return at.Range.Ptr()
