@@ -1,18 +1,43 @@
 // Package template loads kiln templates: Packer's HCL2 dialect, read from a
-// file or a directory of *.pkr.hcl and *.kiln.hcl files.
+// file or a directory of *.pkr.hcl and *.kiln.hcl files (and their JSON
+// forms, *.pkr.json and *.kiln.json).
 //
-// It sits in the language layer, above the component contracts' users and
-// below orchestration: it depends only on hcl and cty. Load parses every file,
-// resolves variables (defaults < PKR_VAR_/KILN_VAR_ environment <
-// *.auto.pkrvars.hcl < each -var-file < each -var), evaluates locals in
-// dependency order, and keeps every source, provisioner and post-processor
-// body raw, with its ranges, for its component to decode with the context
-// EvalContext returns. All problems are reported at once as hcl.Diagnostics;
-// WriteDiagnostics prints them with snippets and without sensitive values.
+// It is kiln's language layer: it depends only on hcl and cty, and the
+// orchestration layer (package build) plans and runs what it loads. Load
+// parses every file and reports every problem at once as hcl.Diagnostics with
+// ranges. It:
 //
-// Format canonicalises a file's layout, and Legacy renders the Go-template
-// strings ({{ timestamp }}, {{ .SourceAMI }}) that templates still carry.
+//   - declares variables (variable blocks and the legacy variables block) and
+//     resolves their values, in increasing precedence: defaults, PKR_VAR_name
+//     and then KILN_VAR_name environment variables, *.auto.pkrvars.hcl files
+//     of the template directory in lexical order (not read when the template
+//     is a single file, as in Packer), each -var-file in order and each -var
+//     in order. Values given as strings (environment, -var) are taken
+//     literally for string, number, bool and untyped variables and parsed as
+//     HCL expressions for collection and structural types;
+//   - evaluates locals (locals blocks and local blocks) in dependency order,
+//     reporting cycles with their chain;
+//   - keeps every source, provisioner and post-processor body raw, with its
+//     ranges, for the component that owns its schema to decode with the
+//     context EvalContext returns. A build's source block with overrides
+//     yields a body in which the build's attributes replace the top-level
+//     source's. The options kiln applies around every provisioner and
+//     post-processor (name, only, except, pause_before, max_retries, timeout,
+//     keep_input_artifact, override) are decoded and removed from the body.
 //
-// The template language is that of Packer PackerVersion: required_version is
-// checked against it.
+// Functions are the cty standard library plus Packer's own (timestamp, uuidv4,
+// file, fileset, templatefile, yamlencode, env in variable defaults, ...).
+// Relative paths in file functions are resolved against the working
+// directory, as in Packer; path.root names the template's directory.
+// timestamp() returns the run's one timestamp (Template.Now).
+//
+// WriteDiagnostics prints diagnostics with snippets and without sensitive
+// values; SensitiveValues lists them for redaction elsewhere. Format writes a
+// file in canonical layout. Legacy renders the Go-template strings
+// ({{ timestamp }}, {{ .SourceAMI }}) that templates still carry in names and
+// tags, once a builder knows their values.
+//
+// The language is that of Packer PackerVersion: packer { required_version }
+// is checked against it, and packer { required_plugins } is satisfied by the
+// plugins kiln embeds (WithEmbeddedPlugins).
 package template

@@ -8,7 +8,8 @@ import (
 
 // Format returns src, an HCL native-syntax file named filename, in canonical
 // layout (as terraform fmt and packer fmt write it). Input that does not parse
-// is refused with its diagnostics, since formatting it could lose text.
+// is refused with its diagnostics, since formatting it could lose text. JSON
+// files are not HCL native syntax and are refused too.
 func Format(src []byte, filename string) ([]byte, hcl.Diagnostics) {
 	if _, diags := hclsyntax.ParseConfig(src, filename, hcl.InitialPos); diags.HasErrors() {
 		return nil, diags

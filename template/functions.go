@@ -27,6 +27,9 @@ import (
 	"github.com/zclconf/go-cty/cty/function/stdlib"
 )
 
+// funcMap is the function table of an evaluation context.
+type funcMap = map[string]function.Function
+
 // stdFuncs are the functions that need nothing from the template.
 var stdFuncs = funcMap{
 	"abs":             stdlib.AbsoluteFunc,

@@ -11,7 +11,6 @@ import (
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
 	"github.com/zclconf/go-cty/cty"
-	"github.com/zclconf/go-cty/cty/function"
 )
 
 // File name suffixes the loader reads.
@@ -310,6 +309,3 @@ func (t *Template) EvalContext(b *Build, s *BuildSource, buildData map[string]st
 }
 
 var sourceType = cty.Object(map[string]cty.Type{"name": cty.String, "type": cty.String})
-
-// funcMap is the function table of an evaluation context.
-type funcMap = map[string]function.Function

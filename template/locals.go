@@ -90,8 +90,7 @@ func (l *loader) decodeLocals(blocks, single hcl.Blocks) hcl.Diagnostics {
 	sorted, d := sortLocals(order, decls)
 	diags = append(diags, d...)
 	values := map[string]cty.Value{}
-	ctx := l.t.evalContext()
-	ctx.Variables = l.t.baseVariables()
+	ctx := &hcl.EvalContext{Variables: l.t.baseVariables(), Functions: l.t.funcs}
 	for _, d := range sorted {
 		val := cty.DynamicVal
 		if !d.failed {
