@@ -263,3 +263,20 @@ func TestValidation(t *testing.T) {
 		t.Errorf("generated source: %v", diags)
 	}
 }
+
+// reporting is a communicator that reports its own progress.
+type reporting struct{ localcomm.Comm }
+
+func (*reporting) ReportsProgress() bool { return true }
+
+func TestNoDoubleProgress(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(src, []byte("data"), 0o644)
+	rec := provision(t, &reporting{}, `
+source = "`+src+`"
+destination = "`+t.TempDir()+`/"
+`)
+	if ps := rec.progress(); len(ps) != 0 {
+		t.Errorf("%d progress events, want none: the communicator reports its own", len(ps))
+	}
+}

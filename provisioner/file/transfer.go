@@ -19,10 +19,20 @@ import (
 	"github.com/kilnhq/kiln/internal/shellrun"
 )
 
+// counter returns a progress counter for task, silent when the
+// communicator reports its own transfers.
+func (t *transfer) counter(task string, total int64) *progress.Counter {
+	sink := t.env.Events
+	if pr, ok := t.comm.(communicator.ProgressReporter); ok && pr.ReportsProgress() {
+		sink = event.Discard
+	}
+	return progress.NewCounter(sink, task, total)
+}
+
 // uploadContent writes data to the remote file dst.
 func (t *transfer) uploadContent(ctx context.Context, data []byte, dst string) error {
 	t.say("uploading content => %s", dst)
-	c := progress.NewCounter(t.env.Events, "upload "+dst, int64(len(data)))
+	c := t.counter("upload "+dst, int64(len(data)))
 	r := &progress.Reader{R: bytes.NewReader(data), C: c}
 	if err := t.comm.Upload(ctx, dst, r, int64(len(data)), 0o644); err != nil {
 		return fmt.Errorf("upload content to %s: %w", dst, err)
@@ -41,7 +51,7 @@ func (t *transfer) uploadFile(ctx context.Context, src, dst string, info fs.File
 	defer f.Close()
 	own := c == nil
 	if own {
-		c = progress.NewCounter(t.env.Events, "upload "+src, info.Size())
+		c = t.counter("upload "+src, info.Size())
 	}
 	if err := t.comm.Upload(ctx, dst, &progress.Reader{R: f, C: c}, info.Size(), info.Mode().Perm()); err != nil {
 		return err
@@ -87,7 +97,7 @@ func (t *transfer) uploadDir(ctx context.Context, src, dst string) error {
 	if err != nil {
 		return err
 	}
-	c := progress.NewCounter(t.env.Events, "upload "+src, total)
+	c := t.counter("upload "+src, total)
 	if dt, ok := t.comm.(communicator.DirTransferer); ok {
 		c.Add(0)
 		if err := dt.UploadDir(ctx, dst, src); err != nil {
@@ -155,7 +165,7 @@ func (t *transfer) downloadFile(ctx context.Context, src, dst string) error {
 		return err
 	}
 	defer os.Remove(f.Name())
-	c := progress.NewCounter(t.env.Events, "download "+src, -1)
+	c := t.counter("download "+src, -1)
 	if err := t.comm.Download(ctx, src, &progress.Writer{W: f, C: c}); err != nil {
 		f.Close()
 		return err
@@ -189,7 +199,7 @@ func (t *transfer) downloadDir(ctx context.Context, src, dst string) error {
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	c := progress.NewCounter(t.env.Events, "download "+src, -1)
+	c := t.counter("download "+src, -1)
 	xerr := t.untar(&progress.Reader{R: pr, C: c}, dst)
 	if xerr == nil {
 		// tar pads the archive after its end marker; let it finish.
