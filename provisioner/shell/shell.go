@@ -228,7 +228,9 @@ func (r *runner) run(ctx context.Context, s script, remotePath, cmdline string) 
 		}
 	case errors.Is(err, communicator.ErrDisconnected):
 		if !r.cfg.ExpectDisconnect {
-			return r.wrap(s, fmt.Errorf("the connection was lost while the script ran (set expect_disconnect = true if it reboots the machine): %w", err))
+			// err quotes the whole command line, environment included:
+			// name the loss instead.
+			return r.wrap(s, fmt.Errorf("the connection was lost while the script ran (set expect_disconnect = true if it reboots the machine): %w", communicator.ErrDisconnected))
 		}
 		r.env.Events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s: the connection was lost, as expected", r.env.Source)})
 		return r.cleanup(ctx, remotePath)
