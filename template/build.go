@@ -266,12 +266,10 @@ func (l *loader) decodePostProcessor(blk *hcl.Block, b *Build, checks *[]filterC
 		diags = append(diags, decodeString(a, ctx, &p.Name)...)
 	}
 	if a, ok := attrs["keep_input_artifact"]; ok {
-		var keep bool
-		d := decodeValue(a, ctx, cty.Bool, func(v cty.Value) { keep = v.True() })
-		diags = append(diags, d...)
-		if !d.HasErrors() {
+		diags = append(diags, decodeValue(a, ctx, cty.Bool, func(v cty.Value) {
+			keep := v.True()
 			p.KeepInputArtifact = &keep
-		}
+		})...)
 	}
 	d := decodeFilters(attrs, ctx, &p.Only, &p.Except, checks)
 	return p, append(diags, d...)

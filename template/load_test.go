@@ -183,6 +183,10 @@ func TestFunctions(t *testing.T) {
 		"sha":         "cdfe9ad58b46226d63eb322dacd35f4f7ac38096180c87258c142e4bca9a3cf5",
 		"version":     PackerVersion,
 		"home":        "/home/kiln",
+		"hello_b64":   "aGVsbG8K",
+		"legacy_day":  "2026-03-04",
+		"md5":         "9e8287435ae73a052c9459e215e46a28",
+		"tilde":       "/abs",
 	}
 	for name, want := range wantStr {
 		if got := str(t, l(name)); got != want {
@@ -191,6 +195,13 @@ func TestFunctions(t *testing.T) {
 	}
 	if got := l("scripts"); got.LengthInt() != 2 || str(t, got.Index(cty.NumberIntVal(0))) != "sub/a.sh" {
 		t.Errorf("scripts = %#v", got)
+	}
+	for name, want := range map[string]cty.Value{
+		"exists": cty.True, "not_exists": cty.False, "contains": cty.True, "chars": cty.NumberIntVal(4),
+	} {
+		if got := l(name); !got.RawEquals(want) {
+			t.Errorf("local.%s = %#v, want %#v", name, got, want)
+		}
 	}
 	if got := l("can_parse"); got.True() {
 		t.Errorf("can_parse = %#v", got)

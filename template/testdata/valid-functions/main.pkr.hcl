@@ -32,6 +32,14 @@ locals {
   version     = packer.version
   cwd         = path.cwd
   home        = var.home
+  exists      = fileexists("${path.root}/files/hello.txt")
+  not_exists  = fileexists("${path.root}/files/nothing")
+  hello_b64   = filebase64("${path.root}/files/hello.txt")
+  legacy_day  = legacy_isotime("2006-01-02")
+  md5         = md5("kiln")
+  contains    = strcontains("kiln", "il") && startswith("kiln", "ki") && endswith("kiln", "ln")
+  tilde       = pathexpand("/abs")
+  chars       = length("kiln")
 }
 
 source "null" "x" {
