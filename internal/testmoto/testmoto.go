@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -59,7 +60,7 @@ func Start(t testing.TB) *Server {
 				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				<-exited
 				if t.Failed() {
-					t.Logf("moto_server log:\n%s", s.log.String())
+					t.Logf("moto_server log (successful requests omitted):\n%s", s.errorLog())
 				}
 			})
 			return s
@@ -86,6 +87,18 @@ func (s *Server) waitReady(exited <-chan error) error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return fmt.Errorf("no answer on %s within 30s", s.Endpoint)
+}
+
+// errorLog returns the server's log without the lines of requests that
+// succeeded.
+func (s *Server) errorLog() string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(s.log.String(), "\n") {
+		if !strings.Contains(line, `HTTP/1.1" 200 -`) {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
 }
 
 // Reset clears every resource moto holds.

@@ -1,0 +1,375 @@
+package amazonebs
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
+
+	"github.com/kilnhq/kiln/internal/awsutil"
+	"github.com/kilnhq/kiln/internal/testenv"
+	"github.com/kilnhq/kiln/internal/testmoto"
+)
+
+// bootPlayer plays the part of an instance's boot against moto: when a
+// kiln instance appears, it reads the user data kiln sent, and starts
+// OpenSSH sshd on a pre-chosen loopback port with the host key and the
+// authorized key found there. The fake IPs moto hands out are never used.
+type bootPlayer struct {
+	t      testing.TB
+	ec2    *ec2.Client
+	port   int
+	sshd   string
+	mu     sync.Mutex
+	booted map[string]*exec.Cmd
+	logs   bytes.Buffer
+	// hostKeys records the public host key found in each instance's user
+	// data; rawUserData the user data itself.
+	hostKeys    map[string]string
+	rawUserData map[string]string
+}
+
+func (p *bootPlayer) userData(id string) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s, ok := p.rawUserData[id]
+	return s, ok
+}
+
+func startBootPlayer(t testing.TB, moto *testmoto.Server, region string, port int) *bootPlayer {
+	t.Helper()
+	p := &bootPlayer{
+		t: t, ec2: ec2.NewFromConfig(moto.Config(region)), port: port,
+		sshd:   testenv.Tool(t, "sshd", "/usr/sbin", "/usr/local/sbin"),
+		booted: map[string]*exec.Cmd{}, hostKeys: map[string]string{}, rawUserData: map[string]string{},
+	}
+	if os.Geteuid() == 0 {
+		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+			t.Fatalf("create /run/sshd: %v", err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			p.poll(ctx)
+			select {
+			case <-ctx.Done():
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		for _, cmd := range p.booted {
+			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("sshd logs:\n%s", p.logs.String())
+		}
+	})
+	return p
+}
+
+func (p *bootPlayer) poll(ctx context.Context) {
+	out, err := p.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{
+		{Name: aws.String("tag:" + awsutil.TagTemporary), Values: []string{"true"}},
+		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
+	}})
+	if err != nil {
+		return
+	}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			id := aws.ToString(in.InstanceId)
+			p.mu.Lock()
+			_, seen := p.booted[id]
+			p.mu.Unlock()
+			if !seen {
+				p.boot(ctx, id)
+			}
+		}
+	}
+}
+
+func (p *bootPlayer) boot(ctx context.Context, id string) {
+	attr, err := p.ec2.DescribeInstanceAttribute(ctx, &ec2.DescribeInstanceAttributeInput{
+		InstanceId: aws.String(id), Attribute: types.InstanceAttributeNameUserData,
+	})
+	if err != nil || attr.UserData == nil {
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(aws.ToString(attr.UserData.Value))
+	if err != nil {
+		p.t.Errorf("instance %s: user data is not base64: %v", id, err)
+		return
+	}
+	hostKey, hostPub, authorized, err := parseKilnUserData(raw)
+	if err != nil {
+		p.t.Errorf("instance %s: %v\n%s", id, err, raw)
+		return
+	}
+	dir := p.t.TempDir()
+	u, _ := user.Current()
+	files := map[string]string{
+		"host_key":        hostKey,
+		"authorized_keys": authorized + "\n",
+		"sshd_config": strings.Join([]string{
+			fmt.Sprintf("ListenAddress 127.0.0.1:%d", p.port),
+			"HostKey " + filepath.Join(dir, "host_key"),
+			"AuthorizedKeysFile " + filepath.Join(dir, "authorized_keys"),
+			"PidFile none", "UsePAM no", "StrictModes no", "PermitRootLogin yes",
+			"PasswordAuthentication no", "KbdInteractiveAuthentication no",
+			"Subsystem sftp internal-sftp", "AllowUsers " + u.Username,
+		}, "\n") + "\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			p.t.Errorf("write %s: %v", name, err)
+			return
+		}
+	}
+	cmd := exec.Command(p.sshd, "-D", "-e", "-f", filepath.Join(dir, "sshd_config"))
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Stderr = &lockedWriter{mu: &p.mu, w: &p.logs}
+	if err := cmd.Start(); err != nil {
+		p.t.Errorf("start sshd: %v", err)
+		return
+	}
+	p.mu.Lock()
+	p.booted[id] = cmd
+	p.hostKeys[id] = hostPub
+	p.rawUserData[id] = string(raw)
+	p.mu.Unlock()
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(b)
+}
+
+// parseKilnUserData finds kiln's cloud-config in user data (alone or a part
+// of a MIME multipart message) and returns the host private key, the host
+// public key and the authorized login key.
+func parseKilnUserData(raw []byte) (hostKey, hostPub, authorized string, err error) {
+	cfg := raw
+	if bytes.HasPrefix(raw, []byte("Content-Type:")) {
+		msg, err := mail.ReadMessage(bytes.NewReader(raw))
+		if err != nil {
+			return "", "", "", fmt.Errorf("user data: %w", err)
+		}
+		_, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+		if err != nil {
+			return "", "", "", fmt.Errorf("user data: %w", err)
+		}
+		mr := multipart.NewReader(msg.Body, params["boundary"])
+		cfg = nil
+		for {
+			part, err := mr.NextPart()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return "", "", "", fmt.Errorf("user data: %w", err)
+			}
+			b, _ := io.ReadAll(part)
+			if part.FileName() == "kiln-ssh.cfg" {
+				cfg = b
+			}
+		}
+		if cfg == nil {
+			return "", "", "", fmt.Errorf("user data: no kiln-ssh.cfg part")
+		}
+	}
+	if !bytes.HasPrefix(cfg, []byte("#cloud-config\n")) {
+		return "", "", "", fmt.Errorf("kiln's part is not a cloud-config")
+	}
+	var key strings.Builder
+	inKey, inAuth := false, false
+	for _, line := range strings.Split(string(cfg), "\n") {
+		switch {
+		case line == "  ed25519_private: |":
+			inKey = true
+		case inKey && strings.HasPrefix(line, "    "):
+			key.WriteString(strings.TrimPrefix(line, "    ") + "\n")
+		case strings.HasPrefix(line, "  ed25519_public: "):
+			inKey = false
+			hostPub = strings.TrimPrefix(line, "  ed25519_public: ")
+		case line == "ssh_authorized_keys:":
+			inKey, inAuth = false, true
+		case inAuth && strings.HasPrefix(line, "  - "):
+			authorized = strings.TrimPrefix(line, "  - ")
+		default:
+			inKey = false
+		}
+	}
+	if key.Len() == 0 || hostPub == "" || authorized == "" {
+		return "", "", "", fmt.Errorf("cloud-config lacks ssh_keys or ssh_authorized_keys")
+	}
+	return key.String(), hostPub, authorized, nil
+}
+
+// faults makes the Nth call of an EC2 operation fail once with an API
+// error, for failure injection.
+type faults struct {
+	mu     sync.Mutex
+	op     string
+	nth    int
+	calls  int
+	failed bool
+}
+
+func (f *faults) middleware(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("kilnFault", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+		if f.hit(awsmiddleware.GetOperationName(ctx)) {
+			return middleware.InitializeOutput{}, middleware.Metadata{}, &smithy.GenericAPIError{Code: "InjectedFailure", Message: "injected by the test"}
+		}
+		return next.HandleInitialize(ctx, in)
+	}), middleware.Before)
+}
+
+func (f *faults) hit(op string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failed || op != f.op {
+		return false
+	}
+	f.calls++
+	if f.calls == f.nth {
+		f.failed = true
+		return true
+	}
+	return false
+}
+
+// motoClients returns a ClientFunc for moto with optional fault injection.
+func motoClients(moto *testmoto.Server, f *faults) ClientFunc {
+	var mu sync.Mutex
+	clients := map[string]EC2{}
+	return func(_ context.Context, region string) (EC2, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c, ok := clients[region]; ok {
+			return c, nil
+		}
+		c := ec2.NewFromConfig(moto.Config(region), func(o *ec2.Options) {
+			if f != nil {
+				o.APIOptions = append(o.APIOptions, f.middleware)
+			}
+		})
+		clients[region] = c
+		return c, nil
+	}
+}
+
+// parseBody parses HCL attributes into a body, as a source block's body.
+func parseBody(t testing.TB, src string) hcl.Body {
+	t.Helper()
+	f, diags := hclsyntax.ParseConfig([]byte(src), "test.pkr.hcl", hcl.InitialPos)
+	if diags.HasErrors() {
+		t.Fatalf("parse: %s", diags.Error())
+	}
+	return f.Body
+}
+
+// catalogAMI returns an EBS-backed Linux image from moto's catalog.
+func catalogAMI(t testing.TB, c *ec2.Client) string {
+	t.Helper()
+	out, err := c.DescribeImages(context.Background(), &ec2.DescribeImagesInput{Filters: []types.Filter{
+		{Name: aws.String("root-device-type"), Values: []string{"ebs"}},
+		{Name: aws.String("name"), Values: []string{"*ubuntu*"}},
+	}})
+	if err != nil || len(out.Images) == 0 {
+		t.Fatalf("find a catalog image in moto: %v (%d found)", err, len(out.Images))
+	}
+	return aws.ToString(out.Images[0].ImageId)
+}
+
+// leftovers describes everything kiln could have left in region.
+func leftovers(t testing.TB, c *ec2.Client) []string {
+	t.Helper()
+	ctx := context.Background()
+	var left []string
+	ins, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{})
+	if err != nil {
+		t.Fatalf("describe instances: %v", err)
+	}
+	for _, r := range ins.Reservations {
+		for _, in := range r.Instances {
+			if in.State.Name != types.InstanceStateNameTerminated {
+				left = append(left, fmt.Sprintf("instance %s (%s)", aws.ToString(in.InstanceId), in.State.Name))
+			}
+		}
+	}
+	keys, err := c.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{})
+	if err != nil {
+		t.Fatalf("describe key pairs: %v", err)
+	}
+	for _, k := range keys.KeyPairs {
+		left = append(left, "key pair "+aws.ToString(k.KeyName))
+	}
+	groups, err := c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{})
+	if err != nil {
+		t.Fatalf("describe security groups: %v", err)
+	}
+	for _, g := range groups.SecurityGroups {
+		if aws.ToString(g.GroupName) != "default" {
+			left = append(left, "security group "+aws.ToString(g.GroupId)+" "+aws.ToString(g.GroupName))
+		}
+	}
+	vols, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{})
+	if err != nil {
+		t.Fatalf("describe volumes: %v", err)
+	}
+	for _, v := range vols.Volumes {
+		left = append(left, fmt.Sprintf("volume %s (%s)", aws.ToString(v.VolumeId), v.State))
+	}
+	imgs, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}})
+	if err != nil {
+		t.Fatalf("describe images: %v", err)
+	}
+	for _, img := range imgs.Images {
+		left = append(left, "image "+aws.ToString(img.ImageId))
+	}
+	snaps, err := c.DescribeSnapshots(ctx, &ec2.DescribeSnapshotsInput{OwnerIds: []string{"self"}})
+	if err != nil {
+		t.Fatalf("describe snapshots: %v", err)
+	}
+	for _, s := range snaps.Snapshots {
+		left = append(left, "snapshot "+aws.ToString(s.SnapshotId))
+	}
+	return left
+}
