@@ -484,6 +484,21 @@ func TestRunParallelBound(t *testing.T) {
 	}
 }
 
+func TestRunBoundedBuildsStartInOrder(t *testing.T) {
+	for range 5 {
+		w := &world{}
+		tpl, builds := plan(t, w, fourSources)
+		ev := &events{}
+		if err := Run(context.Background(), tpl, builds, Options{Parallel: 1, Events: ev}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"build.started fake.a", "build.started fake.b", "build.started fake.c", "build.started fake.d"}
+		if got := ev.kinds("build.started"); !slices.Equal(got, want) {
+			t.Fatalf("start order %v, want %v", got, want)
+		}
+	}
+}
+
 func TestRunFailureIsolationAndFailFast(t *testing.T) {
 	src := `
 source "fake" "bad" { fail = "quota exceeded" }

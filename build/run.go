@@ -69,13 +69,14 @@ func (r *Result) Err() error {
 }
 
 // Run runs builds (from Plan on tpl) in parallel, at most opts.Parallel at a
-// time, and returns when all have ended. A failed build does not stop the
+// time, starting them in order, and returns when all have ended. A failed build does not stop the
 // others unless opts.FailFast. Each build runs its builder, which calls back
 // into the build's provisioners, then its post-processor chains.
 //
 // Events go to opts.Events: RunStarted, then for each build BuildStarted,
 // what its components emit, ArtifactCreated for each artifact and
-// BuildFinished, and RunFinished last. Every value tpl marks sensitive, and
+// BuildFinished, and RunFinished last; a build that never started because
+// the run was cancelled gets only a BuildFinished. Every value tpl marks sensitive, and
 // the passwords and private keys builders report, are redacted from them.
 func Run(ctx context.Context, tpl *template.Template, builds []*Build, opts Options) *Result {
 	start := time.Now()
@@ -106,19 +107,28 @@ func Run(ctx context.Context, tpl *template.Template, builds []*Build, opts Opti
 	}
 	var wg sync.WaitGroup
 	for i, b := range builds {
-		wg.Go(func() {
-			secrets := newSecretSink(sink)
-			r := &runner{tpl: tpl, b: b, opts: opts, secrets: secrets, sink: event.ForBuild(secrets, b.Name)}
-			if sem != nil {
-				select {
-				case sem <- struct{}{}:
-					defer func() { <-sem }()
-				case <-ctx.Done():
-				}
+		secrets := newSecretSink(sink)
+		r := &runner{tpl: tpl, b: b, opts: opts, secrets: secrets, sink: event.ForBuild(secrets, b.Name)}
+		// Builds start in their order: with a bound, the next waits here
+		// for a free slot.
+		acquired := false
+		if sem != nil {
+			select {
+			case sem <- struct{}{}:
+				acquired = true
+			case <-ctx.Done():
 			}
-			if ctx.Err() != nil {
-				res.Builds[i] = r.notStarted(ctx)
-				return
+		}
+		if ctx.Err() != nil {
+			if acquired {
+				<-sem
+			}
+			res.Builds[i] = r.notStarted(ctx)
+			continue
+		}
+		wg.Go(func() {
+			if acquired {
+				defer func() { <-sem }()
 			}
 			res.Builds[i] = r.run(ctx)
 			if res.Builds[i].Err != nil && opts.FailFast {
