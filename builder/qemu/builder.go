@@ -524,10 +524,12 @@ func (b *Builder) shutdown(ctx context.Context, s *state, _ *step.Undo) error {
 	} else if s.comm != nil {
 		s.comm.Close()
 	}
-	say(event.Info, "sending an ACPI power-down (QMP system_powerdown)")
-	if err := qmpCommand(ctx, s.vm.qmp, "system_powerdown"); err != nil {
-		say(event.Warn, fmt.Sprintf("ACPI power-down: %v", err))
-	} else if s.vm.wait(ctx, min(b.cfg.shutdownTimeout(), powerdownWait)) {
+	say(event.Info, "pressing the ACPI power button (QMP system_powerdown)")
+	off, err := s.vm.powerdown(ctx, min(b.cfg.shutdownTimeout(), powerdownWait))
+	switch {
+	case err != nil:
+		say(event.Warn, err.Error())
+	case off:
 		say(event.Info, "the guest powered off")
 		return nil
 	}

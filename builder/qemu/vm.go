@@ -77,7 +77,14 @@ func (v *vm) waitReady(ctx context.Context) error {
 // exitError describes how qemu ended, with its last output.
 func (v *vm) exitError() error {
 	out := strings.TrimSpace(v.output.String())
-	err := fmt.Errorf("qemu exited (%v): %s", v.err, out)
+	how := "qemu exited"
+	if v.err != nil {
+		how += " (" + v.err.Error() + ")"
+	}
+	if out != "" {
+		how += ": " + out
+	}
+	err := errors.New(how)
 	if strings.Contains(out, "Could not set up host forwarding rule") || strings.Contains(out, "Address already in use") ||
 		strings.Contains(out, "Failed to find an available port") {
 		err = fmt.Errorf("%w: %w", errAddrInUse, err)
@@ -99,6 +106,37 @@ func (v *vm) wait(ctx context.Context, d time.Duration) bool {
 	case <-ctx.Done():
 	}
 	return false
+}
+
+// powerdownRepeat is how often the ACPI power button is pressed again: a
+// press that comes before the guest's logind is listening is lost.
+const powerdownRepeat = 10 * time.Second
+
+// powerdown presses the guest's ACPI power button through QMP, again every
+// powerdownRepeat, until qemu exits or d has passed. It reports whether qemu
+// exited.
+func (v *vm) powerdown(ctx context.Context, d time.Duration) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	for {
+		if err := qmpCommand(ctx, v.qmp, "system_powerdown"); err != nil {
+			select {
+			case <-v.done:
+				return true, nil
+			default:
+			}
+			if ctx.Err() != nil {
+				return false, nil
+			}
+			return false, fmt.Errorf("ACPI power-down: %w", err)
+		}
+		if v.wait(ctx, powerdownRepeat) {
+			return true, nil
+		}
+		if ctx.Err() != nil {
+			return false, nil
+		}
+	}
 }
 
 // kill kills qemu's process group, if qemu still runs, and waits for it.

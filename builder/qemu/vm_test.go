@@ -390,10 +390,8 @@ func verifyBoot(t *testing.T, ctx context.Context, base, image, token string) {
 	if built, err := get("built.txt"); err != nil || built != "built by kiln\n" {
 		t.Errorf("built.txt = %q, %v", built, err)
 	}
-	if err := qmpCommand(ctx, filepath.Join(dir, "qmp.sock"), "system_powerdown"); err != nil {
-		t.Fatal(err)
-	}
-	if !v.wait(ctx, 3*time.Minute) {
-		t.Errorf("the guest ignored the ACPI power-down")
+	off, err := v.powerdown(ctx, 3*time.Minute)
+	if err != nil || !off {
+		t.Errorf("the guest ignored the ACPI power-down: %v", err)
 	}
 }

@@ -1,0 +1,162 @@
+package qemu
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/communicator"
+	"github.com/kilnhq/kiln/event"
+)
+
+// blankImage makes an empty qcow2: qemu boots it into firmware that finds
+// nothing to boot, which is enough for tests that interrupt the build.
+func blankImage(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "blank.qcow2")
+	if out, err := exec.Command("qemu-img", "create", "-q", "-f", "qcow2", p, "64M").CombinedOutput(); err != nil {
+		t.Fatalf("qemu-img create: %v\n%s", err, out)
+	}
+	return p
+}
+
+// cancelAt returns a sink that cancels the build delay after step starts.
+func cancelAt(rec *recorder, stepName string, delay time.Duration, cancel context.CancelFunc) event.Sink {
+	return event.SinkFunc(func(e event.Event) {
+		rec.Emit(e)
+		if s, ok := e.(*event.StepStarted); ok && s.Step == stepName {
+			if delay == 0 {
+				cancel()
+			} else {
+				time.AfterFunc(delay, cancel)
+			}
+		}
+	})
+}
+
+func noHook(t *testing.T) builder.Hook {
+	return builder.HookFunc(func(context.Context, communicator.Communicator, map[string]string) error {
+		t.Error("provisioning reached in an interrupted build")
+		return nil
+	})
+}
+
+// TestInterruptEachStage cancels a build at each step up to the SSH wait
+// (qemu running) and checks that nothing is left: no qemu, no temporary
+// files, no staging or output directory.
+func TestInterruptEachStage(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	src := blankImage(t)
+	stages := []struct {
+		step  string
+		delay time.Duration
+	}{
+		{"prepare output", 0},
+		{"fetch source image", 0},
+		{"create disk", 0},
+		{"create seed", 0},
+		{"start qemu", 0},
+		{"connect", 2 * time.Second}, // qemu is up and the guest booting
+	}
+	for _, st := range stages {
+		t.Run(strings.ReplaceAll(st.step, " ", "_"), func(t *testing.T) {
+			work := t.TempDir()
+			b := newBuilder(t, fmt.Sprintf(`
+disk_image       = true
+iso_url          = %q
+iso_checksum     = "none"
+use_backing_file = true
+accelerator      = "tcg"
+headless         = true
+output_directory = %q
+ssh_timeout      = "5m"
+`, src, filepath.Join(work, "out")))
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rec := &recorder{}
+			start := time.Now()
+			_, err := b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Events: cancelAt(rec, st.step, st.delay, cancel)}, noHook(t))
+			if err == nil {
+				t.Fatal("interrupted build succeeded")
+			}
+			if d := time.Since(start); d > time.Minute {
+				t.Errorf("interrupted build took %s to return", d)
+			}
+			assertClean(t, b, work, false)
+			if st.step == "connect" && !anyContains(rec.messages(), "qemu started") {
+				t.Errorf("qemu never started: %v", rec.messages())
+			}
+		})
+	}
+}
+
+// TestOutputExists checks that an existing output directory stops a build
+// unless forced, and that a forced build that is interrupted leaves the old
+// output as it was.
+func TestOutputExists(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	src := blankImage(t)
+	work := t.TempDir()
+	out := filepath.Join(work, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := filepath.Join(out, "old.qcow2")
+	if err := os.WriteFile(old, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf("disk_image = true\niso_url = %q\niso_checksum = \"none\"\naccelerator = \"tcg\"\nheadless = true\noutput_directory = %q\n", src, out)
+	b := newBuilder(t, body)
+	_, err := b.Run(context.Background(), &builder.Env{Info: builder.Info{SourceName: "x"}}, noHook(t))
+	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), "-force") {
+		t.Fatalf("existing output: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &recorder{}
+	_, err = b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Force: true, Events: cancelAt(rec, "start qemu", 0, cancel)}, noHook(t))
+	if err == nil {
+		t.Fatal("interrupted forced build succeeded")
+	}
+	if data, err := os.ReadFile(old); err != nil || string(data) != "old" {
+		t.Errorf("the old output was touched: %q, %v", data, err)
+	}
+	assertClean(t, b, work, true)
+}
+
+// TestGuestStopsBeforeSSH checks that a guest that dies while kiln waits
+// for SSH ends the wait at once with qemu's own words.
+func TestGuestStopsBeforeSSH(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	work := t.TempDir()
+	b := newBuilder(t, fmt.Sprintf(`
+disk_image       = true
+iso_url          = %q
+iso_checksum     = "none"
+accelerator      = "tcg"
+headless         = true
+output_directory = %q
+qemuargs         = [["-no-reboot"], ["-boot", "reboot-timeout=1000"]]
+`, blankImage(t), filepath.Join(work, "out")))
+	start := time.Now()
+	_, err := b.Run(context.Background(), &builder.Env{Info: builder.Info{SourceName: "x"}}, noHook(t))
+	if err == nil {
+		t.Fatal("build with a broken guest succeeded")
+	}
+	if time.Since(start) > time.Minute {
+		t.Errorf("took %s to notice", time.Since(start))
+	}
+	if !strings.Contains(err.Error(), "the guest stopped before SSH was ready: qemu exited") {
+		t.Errorf("error does not say qemu exited: %v", err)
+	}
+	assertClean(t, b, work, false)
+}
