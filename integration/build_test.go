@@ -426,6 +426,43 @@ build {
 // build, as Ctrl-C in a terminal does: kiln must cancel, report the build as
 // cancelled, and exit 130.
 func TestBuildInterrupt(t *testing.T) {
+	t.Run("json", func(t *testing.T) {
+		lines := interruptBuild(t, `"line":"started"`, "-json")
+		evs := events(t, strings.Join(lines, "\n")+"\n")
+		var cancelling bool
+		for _, m := range ofType(evs, "message") {
+			cancelling = cancelling || strings.Contains(fmt.Sprint(m["text"]), "Cancelling")
+		}
+		if !cancelling {
+			t.Errorf("no Cancelling message in the event stream")
+		}
+		fin := ofType(evs, "build.finished")
+		if len(fin) != 1 || fin[0]["cancelled"] != true {
+			t.Errorf("build.finished events %v, want one with cancelled=true", fin)
+		}
+		if len(ofType(evs, "run.finished")) != 1 {
+			t.Errorf("no run.finished event after the interrupt")
+		}
+	})
+	t.Run("text", func(t *testing.T) {
+		out := strings.Join(interruptBuild(t, "null.host: started"), "\n")
+		for _, want := range []string{
+			"==> Cancelling, cleaning up",
+			`==> null.host: provisioner "shell" (slow.pkr.hcl:`, // its step…
+			") cancelled after ",                                // …reported as cancelled
+			"--> null.host: cancelled after ",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+}
+
+// interruptBuild runs a build whose provisioner sleeps, interrupts it once
+// the line matching started appears on stdout, checks that kiln exits 130 and
+// that the provisioner did not run to its end, and returns kiln's stdout.
+func interruptBuild(t *testing.T, started string, flags ...string) []string {
 	sshd := testsshd.Start(t)
 	dir := t.TempDir()
 	out := t.TempDir()
@@ -440,22 +477,22 @@ build {
 `, out))
 	pr, pw := io.Pipe()
 	var stderr bytes.Buffer
-	cmd := startKiln(t, dir, pw, &stderr, "build", "-json", ".")
+	cmd := startKiln(t, dir, pw, &stderr, append(append([]string{"build"}, flags...), ".")...)
 	var lines []string
-	started := make(chan struct{})
+	seen := make(chan struct{})
 	scanned := make(chan struct{})
 	go func() {
 		defer close(scanned)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
 			lines = append(lines, sc.Text())
-			if strings.Contains(sc.Text(), `"line":"started"`) {
-				close(started)
+			if strings.Contains(sc.Text(), started) {
+				close(seen)
 			}
 		}
 	}()
 	select {
-	case <-started:
+	case <-seen:
 	case <-time.After(30 * time.Second):
 		t.Fatalf("the provisioner did not start; stderr:\n%s", stderr.String())
 	}
@@ -480,24 +517,10 @@ build {
 		t.Errorf("exit code %d after SIGINT, want 130; stderr:\n%s", code, stderr.String())
 	}
 	t.Logf("kiln exited %s after SIGINT", time.Since(t0).Round(time.Millisecond))
-	evs := events(t, strings.Join(lines, "\n")+"\n")
-	var cancelling bool
-	for _, m := range ofType(evs, "message") {
-		cancelling = cancelling || strings.Contains(fmt.Sprint(m["text"]), "Cancelling")
-	}
-	if !cancelling {
-		t.Errorf("no Cancelling message in the event stream")
-	}
-	fin := ofType(evs, "build.finished")
-	if len(fin) != 1 || fin[0]["cancelled"] != true {
-		t.Errorf("build.finished events %v, want one with cancelled=true", fin)
-	}
-	if len(ofType(evs, "run.finished")) != 1 {
-		t.Errorf("no run.finished event after the interrupt")
-	}
 	if _, err := os.Stat(filepath.Join(out, "finished")); err == nil {
 		t.Errorf("the provisioner ran to its end despite the interrupt")
 	}
+	return lines
 }
 
 func contains(list []string, s string) bool {

@@ -74,7 +74,7 @@ a second one stops the cleanup and lists what was left behind.`, io)
 		kiln.WithForce(*force),
 		kiln.WithDebug(*debug),
 	}
-	// notify tells the person something the CLI itself does (an interrupt).
+	// notify tells the person about an interrupt and what it does.
 	var notify func(string)
 	switch {
 	case *asJSON:
@@ -88,7 +88,7 @@ a second one stops the cleanup and lists what was left behind.`, io)
 	default:
 		t := newTextRenderer(io.out, colored, io.outTTY, *timestamps, termWidth())
 		opts = append(opts, kiln.WithEvents(t))
-		notify = func(s string) { t.notice(ansiYellow, "%s", s) }
+		notify = t.cancelling
 		if policy == step.Ask {
 			opts = append(opts, kiln.WithAsker(newTTYAsker(io.in, io.out, t.pause)))
 		}

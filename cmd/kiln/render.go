@@ -28,6 +28,8 @@ type textRenderer struct {
 	bars   []*bar   // live progress, in the order the tasks started
 	drawn  int      // lines of bars currently on screen
 	drawAt time.Time
+	// cancelled is set once the person interrupted the run.
+	cancelled bool
 	// held collects output while a question is asked (see pause).
 	paused bool
 	held   []byte
@@ -88,6 +90,8 @@ func (r *textRenderer) Emit(e event.Event) {
 		r.endBars(b.name)
 		switch {
 		case e.Error == "":
+		case r.cancelled:
+			r.say(at, b, ansiYellow, "%s cancelled after %s", e.Step, round(e.Duration))
 		case e.Error == b.lastErr:
 			// An outer step failing with the error just printed.
 			r.say(at, b, ansiRed, "%s failed after %s", e.Step, round(e.Duration))
@@ -140,12 +144,21 @@ func (r *textRenderer) Emit(e event.Event) {
 	r.draw(true)
 }
 
-// notice prints a run-wide line that is not an event ("Cancelling…").
+// notice prints a run-wide line that is not an event.
 func (r *textRenderer) notice(color, format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.say(r.now(), r.build(""), color, format, args...)
 	r.draw(true)
+}
+
+// cancelling prints msg and notes that the run is being cancelled: steps
+// that fail from then on are reported as cancelled, without their error.
+func (r *textRenderer) cancelling(msg string) {
+	r.mu.Lock()
+	r.cancelled = true
+	r.mu.Unlock()
+	r.notice(ansiYellow, "%s", msg)
 }
 
 // pause holds output back while a question is asked on the terminal; the
@@ -237,8 +250,9 @@ func (r *textRenderer) progress(at time.Time, b *buildSummary, e *event.Progress
 	p.done, p.total = e.Done, e.Total
 	if e.Total >= 0 && e.Done >= e.Total {
 		r.removeBar(p)
-		if e.Unit == "bytes" {
-			d := at.Sub(p.started)
+		// A transfer worth a rate gets a line when it ends; small ones (a
+		// provisioner's script) would only be noise.
+		if d := at.Sub(p.started); e.Unit == "bytes" && (d >= 100*time.Millisecond || e.Done >= 1<<20) {
 			r.line(at, b, "    ", "", fmt.Sprintf("%s: %s in %s (%s/s)", e.Task, bytesString(e.Done), round(d), bytesString(rate(e.Done, d))))
 		}
 		r.draw(true)

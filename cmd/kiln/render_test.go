@@ -29,8 +29,9 @@ func TestTextRendererBuild(t *testing.T) {
 		&event.StepStarted{Meta: meta(clock, b), Step: "connect"},
 		&event.StepFinished{Meta: meta(clock, b), Step: "connect", Duration: 120 * time.Millisecond},
 		&event.Output{Meta: meta(clock, b), Source: "provisioner", Stream: "stdout", Line: "hello"},
-		&event.Progress{Meta: meta(clock, b), Task: "upload a.txt", Done: 0, Total: 2048, Unit: "bytes"},
-		&event.Progress{Meta: meta(clock, b), Task: "upload a.txt", Done: 2048, Total: 2048, Unit: "bytes"},
+		&event.Progress{Meta: meta(clock, b), Task: "upload script", Done: 10, Total: 10, Unit: "bytes"},
+		&event.Progress{Meta: meta(clock, b), Task: "upload a.txt", Done: 0, Total: 2 << 20, Unit: "bytes"},
+		&event.Progress{Meta: meta(clock, b), Task: "upload a.txt", Done: 2 << 20, Total: 2 << 20, Unit: "bytes"},
 		&event.ArtifactCreated{Meta: meta(clock, b), BuilderType: "null", ID: "x", Description: "Did not export anything."},
 		&event.UndoStarted{Meta: meta(clock, b), Step: "connect", What: "ssh connection"},
 		&event.Message{Meta: meta(clock, b), Level: event.Warn, Text: "careful"},
@@ -42,7 +43,7 @@ func TestTextRendererBuild(t *testing.T) {
 	want := `==> web.null.a: Starting build (null)
 ==> web.null.a: connect
     web.null.a: hello
-    web.null.a: upload a.txt: 2.0 KiB in 0s (0 B/s)
+    web.null.a: upload a.txt: 2.0 MiB in 0s (0 B/s)
 ==> web.null.a: Artifact: Did not export anything.
 ==> web.null.a: Removing ssh connection
 ==> web.null.a: Warning: careful
@@ -180,5 +181,17 @@ func TestBytesString(t *testing.T) {
 		if got := bytesString(n); got != want {
 			t.Errorf("bytesString(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+func TestTextRendererCancelling(t *testing.T) {
+	var out bytes.Buffer
+	r := newTextRenderer(&out, false, false, false, 0)
+	r.cancelling("Cancelling, cleaning up…")
+	r.Emit(&event.StepFinished{Meta: event.Meta{Build: "a"}, Step: "provision", Duration: time.Second, Error: "run x: context canceled"})
+	r.Emit(&event.UndoStarted{Meta: event.Meta{Build: "a"}, Step: "launch", What: "instance i-1"})
+	want := "==> Cancelling, cleaning up…\n==> a: provision cancelled after 1s\n==> a: Removing instance i-1\n"
+	if out.String() != want {
+		t.Errorf("output:\n%q\nwant:\n%q", out.String(), want)
 	}
 }
