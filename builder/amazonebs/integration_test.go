@@ -157,6 +157,7 @@ func (r *rig) assertCleanExceptImages() {
 }
 
 type eventLog struct {
+	t      testing.TB // logs steps and undo when set
 	mu     sync.Mutex
 	events []event.Event
 	onStep func(name string)
@@ -167,6 +168,14 @@ func (l *eventLog) Emit(e event.Event) {
 	l.events = append(l.events, e)
 	on := l.onStep
 	l.mu.Unlock()
+	if l.t != nil {
+		switch e := e.(type) {
+		case *event.StepFinished:
+			l.t.Logf("step %s: %s %s", e.Step, e.Duration.Round(time.Millisecond), e.Error)
+		case *event.UndoFinished:
+			l.t.Logf("undo %s: %s %s", e.What, e.Duration.Round(time.Millisecond), e.Error)
+		}
+	}
 	if s, ok := e.(*event.StepStarted); ok && on != nil {
 		on(s.Step)
 	}
@@ -185,10 +194,12 @@ func (h *provisionHook) Provision(ctx context.Context, comm communicator.Communi
 }
 
 func TestIntegrationHappyPath(t *testing.T) {
+	start := time.Now()
 	r := newRig(t)
+	t.Logf("rig ready in %s", time.Since(start).Round(time.Millisecond))
 	b := r.builder(r.hcl(""), nil)
 	hook := &provisionHook{cmd: "echo provisioned-by-kiln"}
-	events := &eventLog{}
+	events := &eventLog{t: t}
 	art, err := b.Run(context.Background(), r.env(events), hook)
 	if err != nil {
 		t.Fatalf("build: %v", err)
