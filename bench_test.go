@@ -1,6 +1,7 @@
 package kiln_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln"
+	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
 // largeTemplate returns a template with n sources and n builds, each build
@@ -92,5 +94,31 @@ func TestLargeTemplateValidates(t *testing.T) {
 	}
 	if diags := kiln.Validate(tpl); len(diags) > 0 {
 		t.Fatal(diags)
+	}
+}
+
+// BenchmarkBuild50Provisioners runs, per operation, a whole kiln.Build of a
+// null build with 50 shell provisioners each running `true` against a real
+// sshd on loopback (issue 3's target for the whole process: under 1 s).
+func BenchmarkBuild50Provisioners(b *testing.B) {
+	srv := testsshd.Start(b)
+	var src strings.Builder
+	fmt.Fprintf(&src, "source \"null\" \"sshd\" {\n%s}\nbuild {\n  sources = [\"source.null.sshd\"]\n", srv.HCL())
+	for range 50 {
+		src.WriteString("  provisioner \"shell\" {\n    inline = [\"true\"]\n  }\n")
+	}
+	src.WriteString("}\n")
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "p.pkr.hcl"), []byte(src.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		tpl, diags := kiln.Load(dir)
+		if diags.HasErrors() {
+			b.Fatal(diags)
+		}
+		if _, err := kiln.Build(context.Background(), tpl); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
