@@ -55,6 +55,14 @@ func (c *Config) Validate(attrs compconf.Attrs, sources []string) hcl.Diagnostic
 	case len(set) > 1:
 		diags = append(diags, attrs.Error(set[1], "Conflicting arguments", fmt.Sprintf("Only one of %s may be set; this block sets %s.", orList(sources), strings.Join(set, " and "))))
 	}
+	// A known empty list would run nothing without a word (an unknown one
+	// is left nil by the decoder).
+	if c.Inline != nil && len(c.Inline) == 0 {
+		diags = append(diags, attrs.Error("inline", "Nothing to run", "inline is empty."))
+	}
+	if c.Scripts != nil && len(c.Scripts) == 0 {
+		diags = append(diags, attrs.Error("scripts", "Nothing to run", "scripts is empty."))
+	}
 	for _, p := range c.ScriptPaths() {
 		if _, err := os.Stat(p); err != nil {
 			name := "scripts"

@@ -221,6 +221,7 @@ inline = ["echo before reboot"]
 func TestValidation(t *testing.T) {
 	cases := []struct{ src, want string }{
 		{``, "Nothing to run"},
+		{`inline = []`, "inline is empty"},
 		{`inline = ["true"]` + "\n" + `script = "x.sh"`, "Conflicting arguments"},
 		{`script = "/nonexistent/x.sh"`, "Script not found"},
 		{`inline = ["true"]` + "\n" + `environment_vars = ["NOEQUALS"]`, "Invalid environment variable"},
