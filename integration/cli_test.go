@@ -242,8 +242,8 @@ func TestVersionAndHelp(t *testing.T) {
 		t.Errorf("-h:\n%s", r)
 	}
 	r = runKiln(t, dir, "build", "-h")
-	if r.code != 0 || !strings.Contains(r.stdout, "-on-error") || !strings.Contains(r.stdout, "-parallel-builds") {
-		t.Errorf("build -h:\n%s", r)
+	if r.code != 0 || !strings.Contains(r.stdout, "-on-error") || !strings.Contains(r.stdout, "-parallel-builds") || r.stderr != "" {
+		t.Errorf("build -h (usage on stdout only):\n%s", r)
 	}
 }
 

@@ -27,10 +27,10 @@ a second one stops the cleanup and lists what was left behind.`, io)
 	var lf loadFlags
 	lf.register(fs)
 	var only, except globsFlag
-	fs.Var(&only, "only", "build only the builds whose name matches one of these comma-separated globs")
-	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated globs")
+	fs.Var(&only, "only", "build only the builds whose name matches one of these comma-separated `globs`")
+	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated `globs`")
 	parallel := fs.Int("parallel-builds", 0, "run at most `N` builds at once; 0 means no limit")
-	onError := fs.String("on-error", "cleanup", "after a failed step: cleanup, abort, ask or run-cleanup-provisioner")
+	onError := fs.String("on-error", "cleanup", "`mode` after a failed step: cleanup, abort, ask or run-cleanup-provisioner")
 	force := fs.Bool("force", false, "replace existing output (artifacts, images of the same name)")
 	debug := fs.Bool("debug", false, "keep diagnostic material such as temporary private keys")
 	timestamps := fs.Bool("timestamp-ui", false, "start every line with the time")

@@ -12,8 +12,8 @@ type loadFlags struct {
 }
 
 func (l *loadFlags) register(fs *flag.FlagSet) {
-	fs.Var(&l.vars, "var", "set a variable: -var 'name=value' (repeatable; later ones win)")
-	fs.Var(&l.varFiles, "var-file", "read variables from an HCL file (repeatable; later files win)")
+	fs.Var(&l.vars, "var", "set a variable: -var `name=value` (repeatable; later ones win)")
+	fs.Var(&l.varFiles, "var-file", "read variables from the HCL `file` (repeatable; later files win)")
 }
 
 func (l *loadFlags) options() []template.LoadOption {

@@ -88,7 +88,7 @@ func newFlagSet(name, usage, desc string, io stdio) *flag.FlagSet {
 	fs.SetOutput(io.errOut)
 	fs.Usage = func() {
 		w := fs.Output()
-		fmt.Fprintf(w, "Usage: kiln %s %s\n\n%s\n", name, usage, desc)
+		fmt.Fprintf(w, "Usage: %s\n\n%s\n", strings.TrimSpace("kiln "+name+" "+usage), desc)
 		var any bool
 		fs.VisitAll(func(*flag.Flag) { any = true })
 		if any {
@@ -103,12 +103,21 @@ func newFlagSet(name, usage, desc string, io stdio) *flag.FlagSet {
 // -1 to go on: -h prints the usage to out and stops with 0, a bad flag stops
 // with exitUsage.
 func parseFlags(fs *flag.FlagSet, args []string, io stdio) int {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(io.out)
-			fs.Usage()
-			return exitOK
-		}
+	// Parse prints the usage itself, to the error output; the usage asked
+	// for with -h belongs on the standard output.
+	usage := fs.Usage
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fs.SetOutput(io.out)
+		fs.Usage()
+		fs.SetOutput(io.errOut)
+		return exitOK
+	case err != nil:
+		fmt.Fprintln(fs.Output())
+		fs.Usage()
 		return exitUsage
 	}
 	return -1

@@ -20,8 +20,8 @@ PATH is a template file or a directory of them.`, io)
 	var lf loadFlags
 	lf.register(fs)
 	var only, except globsFlag
-	fs.Var(&only, "only", "validate only the builds whose name matches one of these comma-separated globs")
-	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated globs")
+	fs.Var(&only, "only", "validate only the builds whose name matches one of these comma-separated `globs`")
+	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated `globs`")
 	syntaxOnly := fs.Bool("syntax-only", false, "only check that the files parse")
 	noWarnUndeclared := fs.Bool("no-warn-undeclared-var", false, "do not warn about values in var files for undeclared variables")
 	color := fs.Bool("color", true, "colour diagnostics on a terminal")
