@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln"
+	"github.com/kilnhq/kiln/build"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
@@ -243,5 +244,27 @@ build {
 	}
 	if diags := kiln.Validate(tpl, kiln.WithOnly("null.c")); len(diags) != 1 || diags[0].Severity != hcl.DiagWarning {
 		t.Errorf("Validate with an -only matching nothing: %v", diags)
+	}
+}
+
+func TestBuildWithoutCommunicator(t *testing.T) {
+	dir := writeTemplate(t, `
+source "null" "none" { communicator = "none" }
+build {
+  sources = ["source.null.none"]
+  provisioner "shell-local" { inline = ["true"] }
+  provisioner "shell" { inline = ["true"] }
+}
+`)
+	tpl, diags := kiln.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	res, err := kiln.Build(context.Background(), tpl)
+	if !errors.Is(err, build.ErrNoCommunicator) {
+		t.Fatalf("Build error %v, want ErrNoCommunicator", err)
+	}
+	if msg := res.Builds[0].Err.Error(); !strings.HasPrefix(msg, `provisioner "shell" (it.pkr.hcl:6): `) {
+		t.Errorf("error %q does not name the shell provisioner", msg)
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,10 +24,14 @@ var retryDelay = func(attempt int) time.Duration {
 
 // provision is the Hook the builder calls once the machine is reachable: it
 // runs the build's provisioners in order over comm, with build.* set from
-// data. When one fails, the error-cleanup-provisioner runs (unless the
+// data (a nil comm makes every call of the provisioners fail with
+// ErrNoCommunicator). When one fails, the error-cleanup-provisioner runs (unless the
 // on-error policy is abort or the build was cancelled) and the failure is
 // returned, naming the block.
 func (r *runner) provision(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+	if comm == nil {
+		comm = noComm{}
+	}
 	r.setData(data)
 	var secrets []string
 	for _, k := range secretKeys {
@@ -136,3 +142,20 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return context.Cause(ctx)
 	}
 }
+
+// ErrNoCommunicator is returned by every call a provisioner makes when the
+// build has no communicator (communicator = "none"): only provisioners that
+// work locally, such as shell-local, can run then.
+var ErrNoCommunicator = errors.New(`no communicator: the source sets communicator = "none"`)
+
+// noComm stands in for a missing communicator, so that a provisioner that
+// needs one fails with ErrNoCommunicator instead of a nil dereference.
+type noComm struct{}
+
+func (noComm) Run(context.Context, *communicator.Cmd) error { return ErrNoCommunicator }
+
+func (noComm) Upload(context.Context, string, io.Reader, int64, fs.FileMode) error {
+	return ErrNoCommunicator
+}
+
+func (noComm) Download(context.Context, string, io.Writer) error { return ErrNoCommunicator }
