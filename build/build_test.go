@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -583,4 +584,47 @@ func marshal(t *testing.T, e event.Event) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// slowAsker answers after a while and records how many questions were open
+// at once.
+type slowAsker struct {
+	mu         sync.Mutex
+	open, most int
+	asked      []string
+}
+
+func (a *slowAsker) Ask(_ context.Context, stepName string, err error) (step.Choice, error) {
+	a.mu.Lock()
+	a.open++
+	a.most = max(a.most, a.open)
+	a.asked = append(a.asked, stepName+": "+err.Error())
+	a.mu.Unlock()
+	time.Sleep(20 * time.Millisecond)
+	a.mu.Lock()
+	a.open--
+	a.mu.Unlock()
+	return step.ChooseAbort, nil
+}
+
+func TestRunAsksOneBuildAtATime(t *testing.T) {
+	w := &world{}
+	tpl, builds := plan(t, w, `
+source "fake" "a" { step_fails = true }
+source "fake" "b" { step_fails = true }
+source "fake" "c" { step_fails = true }
+build {
+  sources = ["source.fake.a", "source.fake.b", "source.fake.c"]
+}
+`)
+	asker := &slowAsker{}
+	res := Run(context.Background(), tpl, builds, Options{OnError: step.Ask, Ask: asker})
+	for _, b := range res.Builds {
+		if b.Err == nil || b.Err.Error() != "no capacity" {
+			t.Errorf("%s: %v", b.Name, b.Err)
+		}
+	}
+	if len(asker.asked) != 3 || asker.most != 1 {
+		t.Errorf("asked %v with up to %d questions open, want 3 asked one at a time", asker.asked, asker.most)
+	}
 }

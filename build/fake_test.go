@@ -21,6 +21,7 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/hclconf"
+	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/postprocessor"
 	"github.com/kilnhq/kiln/provisioner"
 	"github.com/kilnhq/kiln/template"
@@ -80,6 +81,9 @@ type fakeBuilder struct {
 		Password string `hcl:"password,optional"`
 		Fail     string `hcl:"fail,optional"`
 		NoImage  bool   `hcl:"no_image,optional"`
+		// StepFails runs one failing step through the step runner, under
+		// the build's on-error policy.
+		StepFails bool `hcl:"step_fails,optional"`
 	}
 }
 
@@ -97,6 +101,11 @@ func (b *fakeBuilder) Run(ctx context.Context, env *builder.Env, hook builder.Ho
 	}()
 	if b.cfg.Fail != "" {
 		return nil, errors.New(b.cfg.Fail)
+	}
+	if b.cfg.StepFails {
+		type state struct{}
+		return nil, step.Run(ctx, step.Runner{Events: env.Events, Policy: env.OnError, Ask: env.Ask}, &state{},
+			step.Step[state]{Name: "launch", Run: func(context.Context, *state, *step.Undo) error { return errors.New("no capacity") }})
 	}
 	if gate != nil {
 		select {
