@@ -1,8 +1,16 @@
 // Package step runs a builder as a list of steps with typed state. Each step
-// registers the undo of what it created before the next step runs; undo runs
-// newest first under a fresh context with its own deadline, also after the
-// build's context was cancelled, and emits events as it goes. The on-error
-// Policy decides whether undo runs, is skipped (abort) or is asked about.
+// registers the undo of what it created (Undo.Push) as soon as it exists, so
+// a step that fails halfway still has its first resources removed. Undo runs
+// newest first when the run ends, after success too, since temporary
+// resources never outlive a build; a resource that is the build's result (an
+// image) is registered with Undo.PushOnFailure and removed only on failure.
+//
+// Undo runs under a fresh context (CleanupContext) with its own deadline,
+// also after the build's context was cancelled, and emits UndoStarted and
+// UndoFinished events; whatever is not removed is reported as LeftBehind.
+// WithCleanupStop lets a caller (the CLI, on a second interrupt) stop cleanup.
+// The on-error Policy decides whether undo runs after a failure, is skipped
+// (abort), or is asked about (ask: clean up, abort, or retry the step).
 //
 // It is plumbing shared by every builder.
 package step
