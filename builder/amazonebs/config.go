@@ -139,17 +139,21 @@ func (c *Config) validate(body hcl.Body) hcl.Diagnostics {
 	bad := func(attr, summary, detail string) {
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: awsutil.AttrRange(body, attr)})
 	}
-	missing := func(attr, detail string) {
-		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument", Detail: detail, Subject: awsutil.AttrRange(body, attr)})
+	missing := func(detail string) {
+		var where *hcl.Range
+		if body != nil {
+			where = body.MissingItemRange().Ptr()
+		}
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Missing required argument", Detail: detail, Subject: where})
 	}
 	if !attrSet(body, "source_ami") && !attrSet(body, "source_ami_filter") {
-		missing("source_ami", "amazon-ebs needs source_ami or a source_ami_filter block.")
+		missing("amazon-ebs needs source_ami or a source_ami_filter block.")
 	}
 	if !attrSet(body, "instance_type") && !attrSet(body, "spot_instance_types") {
-		missing("instance_type", "amazon-ebs needs instance_type (or spot_instance_types with spot_price).")
+		missing("amazon-ebs needs instance_type (or spot_instance_types with spot_price).")
 	}
 	if !c.SkipCreateAMI && !attrSet(body, "ami_name") {
-		missing("ami_name", "amazon-ebs needs ami_name, unless skip_create_ami = true.")
+		missing("amazon-ebs needs ami_name, unless skip_create_ami = true.")
 	}
 	if n := c.AMIName; n != "" && !strings.Contains(n, "{{") && (len(n) < 3 || len(n) > 128) {
 		bad("ami_name", "Invalid AMI name", fmt.Sprintf("ami_name must be 3 to 128 characters long, not %d.", len(n)))

@@ -1,0 +1,200 @@
+package amazonebs
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kilnhq/kiln/event"
+)
+
+func TestNewValid(t *testing.T) {
+	b, diags := New(parseBody(t, `
+region        = "us-east-1"
+source_ami_filter {
+  filters     = { name = "debian-12-*" }
+  owners      = ["136693071363"]
+  most_recent = true
+}
+instance_type = "t3.micro"
+ami_name      = "web-{{ timestamp }}"
+ssh_username  = "admin"
+metadata_options {
+  http_put_response_hop_limit = 2
+}
+launch_block_device_mappings {
+  device_name = "/dev/xvda"
+  volume_size = 20
+  volume_type = "gp3"
+}
+tags = { Name = "web" }
+`), nil)
+	if diags.HasErrors() {
+		t.Fatalf("diags: %s", diags.Error())
+	}
+	c := b.(*Builder).Config()
+	if c.SourceAMIFilter == nil || !c.SourceAMIFilter.MostRecent || c.LaunchBlockDevices[0].VolumeSize != 20 || c.Comm.Username != "admin" {
+		t.Errorf("config = %+v", c)
+	}
+}
+
+func TestNewInvalid(t *testing.T) {
+	cases := map[string]struct{ src, want string }{
+		"no source":          {`instance_type = "t3.micro"` + "\n" + `ami_name = "abc"`, "source_ami or a source_ami_filter"},
+		"no instance type":   {`source_ami = "ami-1"` + "\n" + `ami_name = "abc"`, "instance_type"},
+		"no ami_name":        {`source_ami = "ami-1"` + "\n" + `instance_type = "t3.micro"`, "ami_name"},
+		"bad ssh_interface":  {base + `ssh_interface = "ipv6"`, "ssh_interface must be one of"},
+		"bad cidr":           {base + `temporary_security_group_source_cidrs = ["10.0.0.300/8"]`, "not a CIDR"},
+		"spot without price": {base + `spot_instance_types = ["t3.micro"]`, "spot_price"},
+		"unknown option":     {base + `ami_nmae = "x"`, "ami_nmae"},
+		"key pair, no key":   {base + `ssh_keypair_name = "mine"`, "ssh_private_key_file"},
+		"bad deprecate_at":   {base + `deprecate_at = "tomorrow"`, "RFC 3339"},
+		"unused region key":  {base + `region_kms_key_ids = { "eu-west-1" = "k" }`, "neither region nor in ami_regions"},
+		"bad key type":       {base + `temporary_key_pair_type = "dsa"`, "temporary_key_pair_type"},
+		"bad hop limit":      {base + "metadata_options {\n http_put_response_hop_limit = 99\n}", "hop_limit"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			_, diags := New(parseBody(t, tc.src), nil)
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+				t.Fatalf("diags = %v, want one about %q", diags, tc.want)
+			}
+			for _, d := range diags {
+				if d.Subject == nil {
+					t.Errorf("diagnostic without a location: %s", d.Summary)
+				}
+			}
+		})
+	}
+}
+
+const base = "region = \"us-east-1\"\nsource_ami = \"ami-1\"\ninstance_type = \"t3.micro\"\nami_name = \"abc\"\n"
+
+func TestMetadataDefaultsToIMDSv2(t *testing.T) {
+	s := &state{cfg: &Config{}}
+	if m := s.metadataOptions(); m.HttpTokens != types.HttpTokensStateRequired {
+		t.Errorf("http_tokens = %q, want required", m.HttpTokens)
+	}
+	s.cfg.Metadata = &MetadataOptions{HTTPTokens: "optional"}
+	if m := s.metadataOptions(); m.HttpTokens != types.HttpTokensStateOptional {
+		t.Errorf("http_tokens = %q, want the configured optional", m.HttpTokens)
+	}
+}
+
+func TestUserDataAlone(t *testing.T) {
+	signer, pemBytes, err := newKey("ed25519")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cc := cloudConfig(pemBytes, authorizedKey(signer.PublicKey()), "ssh-ed25519 AAAA login")
+	ud, err := userData(cc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, pub, auth, err := parseKilnUserData([]byte(ud))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if key != string(pemBytes) || pub != authorizedKey(signer.PublicKey()) || auth != "ssh-ed25519 AAAA login" {
+		t.Errorf("round trip lost something:\n%s", ud)
+	}
+}
+
+func TestUserDataMergesUserParts(t *testing.T) {
+	signer, pemBytes, _ := newKey("ed25519")
+	cc := cloudConfig(pemBytes, authorizedKey(signer.PublicKey()), "ssh-ed25519 AAAA login")
+	for user, wantType := range map[string]string{
+		"#!/bin/bash\necho hi\n":            "text/x-shellscript",
+		"#cloud-config\npackages: [nginx]\n": "text/cloud-config",
+		"Content-Type: text/x-shellscript\nMIME-Version: 1.0\n\necho mime\n": "text/x-shellscript",
+	} {
+		ud, err := userData(cc, []byte(user))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasPrefix(ud, "Content-Type: multipart/mixed") || !strings.Contains(ud, wantType) {
+			t.Errorf("user data for %q:\n%s", user, ud)
+		}
+		if _, _, _, err := parseKilnUserData([]byte(ud)); err != nil {
+			t.Errorf("kiln's part lost: %v", err)
+		}
+		body := user
+		if i := strings.Index(user, "\n\n"); strings.HasPrefix(user, "Content-Type") {
+			body = user[i+2:]
+		}
+		if !strings.Contains(ud, strings.TrimSpace(body)) {
+			t.Errorf("the user's content is missing:\n%s", ud)
+		}
+	}
+}
+
+func TestIngressCIDRs(t *testing.T) {
+	var warnings []string
+	sink := event.SinkFunc(func(e event.Event) {
+		if m, ok := e.(*event.Message); ok && m.Level == event.Warn {
+			warnings = append(warnings, m.Text)
+		}
+	})
+	lookups := 0
+	newState := func(c Config) *state {
+		return &state{cfg: &c, events: sink, vpcCIDR: "172.31.0.0/16", publicIP: func(context.Context) (string, error) {
+			lookups++
+			return "203.0.113.7", nil
+		}}
+	}
+	cases := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"configured", Config{TempSGSourceCIDRs: []string{"198.51.100.0/24"}}, "198.51.100.0/24"},
+		{"loopback host", Config{}, "127.0.0.1/32"},
+		{"private interface", Config{SSHInterface: "private_ip"}, "172.31.0.0/16"},
+		{"public", Config{SSHInterface: "public_ip"}, "203.0.113.7/32"},
+	}
+	for _, tc := range cases {
+		if tc.name == "loopback host" {
+			tc.cfg.Comm.Host = "127.0.0.1"
+		}
+		got, err := newState(tc.cfg).ingressCIDRs(context.Background())
+		if err != nil || strings.Join(got, ",") != tc.want {
+			t.Errorf("%s: %v, %v; want %s", tc.name, got, err, tc.want)
+		}
+	}
+	if lookups != 1 || len(warnings) != 0 {
+		t.Errorf("lookups %d, warnings %v", lookups, warnings)
+	}
+	got, _ := newState(Config{TempSGSourceCIDRs: []string{"0.0.0.0/0"}}).ingressCIDRs(context.Background())
+	if strings.Join(got, ",") != "0.0.0.0/0" || len(warnings) != 1 || !strings.Contains(warnings[0], "whole internet") {
+		t.Errorf("open rule: %v, warnings %v", got, warnings)
+	}
+	s := newState(Config{})
+	s.publicIP = func(context.Context) (string, error) { return "", errors.New("offline") }
+	if _, err := s.ingressCIDRs(context.Background()); err == nil || !strings.Contains(err.Error(), "temporary_security_group_source_cidrs") {
+		t.Errorf("failed lookup: %v, want advice", err)
+	}
+}
+
+func TestArtifactID(t *testing.T) {
+	a := &Artifact{Images: map[string]string{"us-east-1": "ami-1", "eu-west-1": "ami-2"}, SourceAMI: "ami-0"}
+	if a.ID() != "eu-west-1:ami-2,us-east-1:ami-1" {
+		t.Errorf("ID = %q", a.ID())
+	}
+	m := a.State("region_images").(map[string]string)
+	m["x"] = "mutated"
+	if len(a.Images) != 2 || a.State("source_image") != "ami-0" || a.State("nope") != nil {
+		t.Error("State leaks or answers wrongly")
+	}
+}
+
+func TestEncryptBootEncryptsRootAtLaunch(t *testing.T) {
+	s := &state{cfg: &Config{EncryptBoot: aws.Bool(true), KMSKeyID: "alias/k"}, source: types.Image{RootDeviceName: aws.String("/dev/xvda")}}
+	bdm := s.blockDevices()
+	if len(bdm) != 1 || aws.ToString(bdm[0].DeviceName) != "/dev/xvda" || !aws.ToBool(bdm[0].Ebs.Encrypted) || aws.ToString(bdm[0].Ebs.KmsKeyId) != "alias/k" {
+		t.Errorf("mappings = %+v", bdm)
+	}
+}

@@ -1,0 +1,276 @@
+package amazonebs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/awsutil"
+	"github.com/kilnhq/kiln/internal/step"
+)
+
+// fakeEC2 substitutes the EC2 API in unit tests. Methods not overridden
+// panic through the nil embedded interface, so a test sees any call it did
+// not expect.
+type fakeEC2 struct {
+	EC2
+	mu    sync.Mutex
+	calls []string
+
+	describeImages func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error)
+	copyImage      func(*ec2.CopyImageInput) (*ec2.CopyImageOutput, error)
+	deleteSG       func() error
+	deregistered   []string
+	deletedSnaps   []string
+}
+
+func (f *fakeEC2) record(call string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, call)
+}
+
+func (f *fakeEC2) DescribeImages(_ context.Context, in *ec2.DescribeImagesInput, _ ...func(*ec2.Options)) (*ec2.DescribeImagesOutput, error) {
+	f.record("DescribeImages")
+	return f.describeImages(in)
+}
+
+func (f *fakeEC2) CopyImage(_ context.Context, in *ec2.CopyImageInput, _ ...func(*ec2.Options)) (*ec2.CopyImageOutput, error) {
+	f.record("CopyImage")
+	return f.copyImage(in)
+}
+
+func (f *fakeEC2) CreateTags(context.Context, *ec2.CreateTagsInput, ...func(*ec2.Options)) (*ec2.CreateTagsOutput, error) {
+	f.record("CreateTags")
+	return &ec2.CreateTagsOutput{}, nil
+}
+
+func (f *fakeEC2) DeregisterImage(_ context.Context, in *ec2.DeregisterImageInput, _ ...func(*ec2.Options)) (*ec2.DeregisterImageOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deregistered = append(f.deregistered, aws.ToString(in.ImageId))
+	return &ec2.DeregisterImageOutput{}, nil
+}
+
+func (f *fakeEC2) DescribeSnapshots(context.Context, *ec2.DescribeSnapshotsInput, ...func(*ec2.Options)) (*ec2.DescribeSnapshotsOutput, error) {
+	return &ec2.DescribeSnapshotsOutput{}, nil
+}
+
+func (f *fakeEC2) DeleteSnapshot(_ context.Context, in *ec2.DeleteSnapshotInput, _ ...func(*ec2.Options)) (*ec2.DeleteSnapshotOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deletedSnaps = append(f.deletedSnaps, aws.ToString(in.SnapshotId))
+	return &ec2.DeleteSnapshotOutput{}, nil
+}
+
+func (f *fakeEC2) DeleteSecurityGroup(context.Context, *ec2.DeleteSecurityGroupInput, ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
+	f.record("DeleteSecurityGroup")
+	return &ec2.DeleteSecurityGroupOutput{}, f.deleteSG()
+}
+
+// unitState returns a state over per-region fakes with fast waits.
+func unitState(t *testing.T, cfg Config, fakes map[string]*fakeEC2) *state {
+	t.Helper()
+	j, err := awsutil.OpenJournal(t.TempDir(), "unit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { j.Close() })
+	clients := func(_ context.Context, region string) (EC2, error) {
+		f, ok := fakes[region]
+		if !ok {
+			return nil, fmt.Errorf("no fake for %s", region)
+		}
+		return f, nil
+	}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
+	return &state{
+		cfg: &cfg, env: &builder.Env{}, events: event.Discard, region: cfg.Region, ec2: fakes[cfg.Region], clients: clients,
+		journal: j, build: "unit", now: time.Unix(0, 0),
+		waits:    waitTimes{first: time.Millisecond, max: 5 * time.Millisecond, instance: time.Second, image: time.Second, removal: time.Second, snapshot: time.Second},
+		tempTags: awsutil.TempTags("unit", time.Now(), time.Hour),
+		images:   map[string]string{}, snapshots: map[string][]string{},
+	}
+}
+
+func image(id, state string, snaps ...string) types.Image {
+	img := types.Image{ImageId: aws.String(id), State: types.ImageState(state)}
+	for _, s := range snaps {
+		img.BlockDeviceMappings = append(img.BlockDeviceMappings, types.BlockDeviceMapping{Ebs: &types.EbsBlockDevice{SnapshotId: aws.String(s)}})
+	}
+	return img
+}
+
+// TestAwaitImageSlowPath: an image pending for several polls is waited for,
+// and its snapshots are recorded once available.
+func TestAwaitImageSlowPath(t *testing.T) {
+	var polls atomic.Int32
+	f := &fakeEC2{describeImages: func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
+		switch n := polls.Add(1); {
+		case n == 1:
+			return nil, &smithy.GenericAPIError{Code: "InvalidAMIID.NotFound"} // eventual consistency
+		case n < 6:
+			return &ec2.DescribeImagesOutput{Images: []types.Image{image("ami-1", "pending")}}, nil
+		}
+		return &ec2.DescribeImagesOutput{Images: []types.Image{image("ami-1", "available", "snap-1", "snap-2")}}, nil
+	}}
+	s := unitState(t, Config{}, map[string]*fakeEC2{"us-east-1": f})
+	if err := s.awaitImage(context.Background(), "us-east-1", f, "ami-1"); err != nil {
+		t.Fatalf("await: %v", err)
+	}
+	if polls.Load() != 6 {
+		t.Errorf("polled %d times, want 6", polls.Load())
+	}
+	if got := strings.Join(s.snapshots["us-east-1"], ","); got != "snap-1,snap-2" {
+		t.Errorf("snapshots = %s", got)
+	}
+}
+
+// TestAwaitImageTimeout: a wait that gives up says which image, in which
+// state, and the build's error says what was cleaned.
+func TestAwaitImageTimeout(t *testing.T) {
+	f := &fakeEC2{describeImages: func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
+		return &ec2.DescribeImagesOutput{Images: []types.Image{image("ami-1", "pending", "snap-1")}}, nil
+	}}
+	s := unitState(t, Config{}, map[string]*fakeEC2{"us-east-1": f})
+	s.waits.image = 30 * time.Millisecond
+	rec := &undoLog{sink: event.Discard}
+	err := step.Run(context.Background(), step.Runner{Events: rec}, s, step.Step[state]{Name: "create-image", Run: func(ctx context.Context, s *state, u *step.Undo) error {
+		if err := s.trackImage(u, "us-east-1", "ami-1"); err != nil {
+			return err
+		}
+		return s.awaitImage(ctx, "us-east-1", f, "ami-1")
+	}})
+	var te *awsutil.TimeoutError
+	if !errors.As(err, &te) || te.State != "pending" || !strings.Contains(te.What, "ami-1 in us-east-1") {
+		t.Fatalf("err = %v, want a timeout naming the image and its state", err)
+	}
+	if sum := rec.summary(); !strings.Contains(sum, "cleaned up: image ami-1 in us-east-1") {
+		t.Errorf("summary = %q", sum)
+	}
+	if strings.Join(f.deregistered, ",") != "ami-1" || strings.Join(f.deletedSnaps, ",") != "snap-1" {
+		t.Errorf("deregistered %v, deleted %v: the pending image was not removed with its snapshot", f.deregistered, f.deletedSnaps)
+	}
+}
+
+// TestAwaitImageFailed: a failed image ends the wait with AWS's reason.
+func TestAwaitImageFailed(t *testing.T) {
+	f := &fakeEC2{describeImages: func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
+		img := image("ami-1", "failed")
+		img.StateReason = &types.StateReason{Message: aws.String("Client.InternalError")}
+		return &ec2.DescribeImagesOutput{Images: []types.Image{img}}, nil
+	}}
+	s := unitState(t, Config{}, map[string]*fakeEC2{"us-east-1": f})
+	err := s.awaitImage(context.Background(), "us-east-1", f, "ami-1")
+	if err == nil || !strings.Contains(err.Error(), "failed: Client.InternalError") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestCopyPartialFailure: when one region's copy fails, the copy that
+// succeeded elsewhere and the image itself are removed.
+func TestCopyPartialFailure(t *testing.T) {
+	avail := func(id string) func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
+		return func(*ec2.DescribeImagesInput) (*ec2.DescribeImagesOutput, error) {
+			return &ec2.DescribeImagesOutput{Images: []types.Image{image(id, "available", "snap-"+id)}}, nil
+		}
+	}
+	home := &fakeEC2{describeImages: avail("ami-home")}
+	good := &fakeEC2{describeImages: avail("ami-good"), copyImage: func(in *ec2.CopyImageInput) (*ec2.CopyImageOutput, error) {
+		if aws.ToString(in.ClientToken) == "" {
+			t.Error("CopyImage without a client token")
+		}
+		return &ec2.CopyImageOutput{ImageId: aws.String("ami-good")}, nil
+	}}
+	bad := &fakeEC2{copyImage: func(*ec2.CopyImageInput) (*ec2.CopyImageOutput, error) {
+		return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "no"}
+	}}
+	s := unitState(t, Config{AMIRegions: []string{"eu-west-1", "ap-south-1"}}, map[string]*fakeEC2{"us-east-1": home, "eu-west-1": good, "ap-south-1": bad})
+	err := step.Run(context.Background(), step.Runner{}, s,
+		step.Step[state]{Name: "create-image", Run: func(_ context.Context, s *state, u *step.Undo) error {
+			return s.trackImage(u, "us-east-1", "ami-home")
+		}},
+		step.Step[state]{Name: "copy-image", Run: stepCopyImages},
+	)
+	if err == nil || !strings.Contains(err.Error(), "ap-south-1") {
+		t.Fatalf("err = %v, want the failed region named", err)
+	}
+	if strings.Join(home.deregistered, ",") != "ami-home" {
+		t.Errorf("home image not removed: %v", home.deregistered)
+	}
+	if strings.Join(good.deregistered, ",") != "ami-good" {
+		// The good copy may have been cancelled before its ID came back;
+		// then there is nothing to remove. Here CopyImage answers at once.
+		t.Errorf("copy in eu-west-1 not removed: %v", good.deregistered)
+	}
+}
+
+// TestSecurityGroupRemovalWaitsForDependencies: DependencyViolation while
+// the instance terminates is retried, not reported as a leak.
+func TestSecurityGroupRemovalWaitsForDependencies(t *testing.T) {
+	n := 0
+	f := &fakeEC2{deleteSG: func() error {
+		if n++; n < 4 {
+			return &smithy.GenericAPIError{Code: "DependencyViolation", Message: "in use"}
+		}
+		return nil
+	}}
+	s := unitState(t, Config{}, map[string]*fakeEC2{"us-east-1": f})
+	if err := s.remover().securityGroup(context.Background(), f, "sg-1"); err != nil {
+		t.Fatalf("remove: %v", err)
+	}
+	if n != 4 {
+		t.Errorf("attempts = %d, want 4", n)
+	}
+	// Any other error is reported at once.
+	f.deleteSG = func() error { return &smithy.GenericAPIError{Code: "UnauthorizedOperation"} }
+	if err := s.remover().securityGroup(context.Background(), f, "sg-1"); err == nil || !strings.Contains(err.Error(), "UnauthorizedOperation") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// TestThrottledCallsAreRetried: the real client, configured from the access
+// options, rides out RequestLimitExceeded answers.
+func TestThrottledCallsAreRetried(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/xml")
+		if calls.Add(1) <= 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, throttleBody)
+			return
+		}
+		io.WriteString(w, `<DescribeImagesResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r</requestId><imagesSet><item><imageId>ami-42</imageId><imageState>available</imageState></item></imagesSet></DescribeImagesResponse>`)
+	}))
+	defer srv.Close()
+	access := &awsutil.AccessConfig{Region: "xx-test-1", AccessKey: "a", SecretKey: "b", CustomEndpointEC2: srv.URL}
+	c, err := NewClients(access)(context.Background(), "xx-test-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := c.DescribeImages(context.Background(), &ec2.DescribeImagesInput{})
+	if err != nil {
+		t.Fatalf("describe: %v", err)
+	}
+	if len(out.Images) != 1 || aws.ToString(out.Images[0].ImageId) != "ami-42" || calls.Load() != 4 {
+		t.Errorf("images %v after %d calls", out.Images, calls.Load())
+	}
+}
