@@ -108,8 +108,8 @@ func TestUserDataMergesUserParts(t *testing.T) {
 	signer, pemBytes, _ := newKey("ed25519")
 	cc := cloudConfig(pemBytes, authorizedKey(signer.PublicKey()), "ssh-ed25519 AAAA login")
 	for user, wantType := range map[string]string{
-		"#!/bin/bash\necho hi\n":            "text/x-shellscript",
-		"#cloud-config\npackages: [nginx]\n": "text/cloud-config",
+		"#!/bin/bash\necho hi\n":                                             "text/x-shellscript",
+		"#cloud-config\npackages: [nginx]\n":                                 "text/cloud-config",
 		"Content-Type: text/x-shellscript\nMIME-Version: 1.0\n\necho mime\n": "text/x-shellscript",
 	} {
 		ud, err := userData(cc, []byte(user))
