@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/kilnhq/kiln/communicator"
 )
@@ -42,6 +43,9 @@ func (c *Comm) Run(ctx context.Context, cmd *communicator.Cmd) error {
 	c.mu.Unlock()
 	x := exec.CommandContext(ctx, "/bin/sh", "-c", cmd.Command)
 	x.Stdin, x.Stdout, x.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	// A killed command's children may keep its output open: stop waiting
+	// for them soon after, as an SSH session would end.
+	x.WaitDelay = time.Second
 	err := x.Run()
 	if c.Disconnect != nil && c.Disconnect(cmd.Command) {
 		return fmt.Errorf("run: %w", communicator.ErrDisconnected)

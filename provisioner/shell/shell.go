@@ -28,6 +28,7 @@ const (
 	DefaultRemoteFolder           = "/tmp"
 	DefaultStartRetryTimeout      = 5 * time.Minute
 	retryFirstDelay, retryCeiling = 100 * time.Millisecond, 2 * time.Second
+	cancelCleanupTimeout          = 10 * time.Second
 )
 
 // Config is the shell provisioner's configuration.
@@ -216,6 +217,16 @@ func (r *runner) run(ctx context.Context, s script, remotePath, cmdline string) 
 	stdout.Flush()
 	stderr.Flush()
 
+	if err != nil && ctx.Err() != nil {
+		// Cancelled or timed out: the wrapper was killed before its rm.
+		// Remove the script under a context of its own.
+		if !r.cfg.SkipClean {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cancelCleanupTimeout)
+			_ = r.rm(cctx, remotePath)
+			cancel()
+		}
+		return r.wrap(s, fmt.Errorf("stopped: %w", context.Cause(ctx)))
+	}
 	var exit *communicator.ExitError
 	switch {
 	case err == nil:

@@ -2,11 +2,13 @@ package shell
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -269,5 +271,26 @@ valid_exit_codes = [5]
 	}
 	if n := len(comm.Commands()); n != 1 {
 		t.Errorf("%d commands, want 1 (the removal rides along)", n)
+	}
+}
+
+func TestCancelRemovesScript(t *testing.T) {
+	remote := t.TempDir()
+	p := newProv(t, `
+remote_folder = "`+remote+`"
+inline = ["sleep 30"]
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := p.Provision(ctx, testEnv(&recorder{}), &localcomm.Comm{})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s to stop", d)
+	}
+	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
+		t.Errorf("script left behind after cancel: %v", left)
 	}
 }
