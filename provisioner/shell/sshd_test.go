@@ -2,10 +2,12 @@ package shell
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/event"
@@ -112,5 +114,22 @@ inline = ["touch ` + marker + `", ` + hclList(killOwnConnection)[1:len(hclList(k
 	rec := &recorder{}
 	if err := newProv(t, `inline = ["echo again"]`).Provision(context.Background(), testEnv(rec), comm); err != nil || strings.Join(rec.lines("stdout"), "") != "again" {
 		t.Fatalf("after the disconnect: %v %q", err, rec.lines("stdout"))
+	}
+}
+
+func TestSSHDCancelRemovesScript(t *testing.T) {
+	comm := connectSSHD(t)
+	remote := t.TempDir()
+	p := newProv(t, `
+remote_folder = "`+remote+`"
+inline = ["sleep 30"]
+`)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if err := p.Provision(ctx, testEnv(&recorder{}), comm); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
+		t.Errorf("script left behind after cancel: %v", left)
 	}
 }
