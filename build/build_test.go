@@ -217,13 +217,17 @@ source "fake" "a" {
 build {
   sources = ["source.fake.a"]
   provisioner "record" { command = "token=${var.token} pw=${build.Password}" }
-  provisioner "record" { command = "exit 3 ${var.token}" }
+  provisioner "record" { command = "fail ${var.token} ${build.Password}" }
 }
 `)
 	ev := &events{}
 	res := Run(context.Background(), tpl, builds, Options{Events: ev})
-	if res.Err() == nil {
-		t.Fatal("the second provisioner should have failed")
+	err := res.Builds[0].Err
+	if err == nil || err.Error() != `provision: provisioner "record" (t.pkr.hcl:14): fail <sensitive> <sensitive>` {
+		t.Fatalf("build error %v, want it with the secrets redacted", err)
+	}
+	if !strings.Contains(res.Err().Error(), "fail <sensitive> <sensitive>") {
+		t.Errorf("Result.Err %v", res.Err())
 	}
 	if got := w.recorded(); len(got) != 2 || got[0] != "fake.a: token=tok-123456 pw=pw-secret-9" {
 		t.Fatalf("commands %v: the provisioner must see the real values", got)

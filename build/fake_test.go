@@ -125,7 +125,8 @@ func (b *fakeBuilder) Run(ctx context.Context, env *builder.Env, hook builder.Ho
 	return &fakeArtifact{w: w, id: b.cfg.ID, typ: "fake"}, nil
 }
 
-// fakeComm records commands; a command "exit N" fails with status N.
+// fakeComm records commands; a command "exit N" fails with status N, one
+// starting with "fail " fails with the command as the error.
 type fakeComm struct {
 	w     *world
 	build string
@@ -133,6 +134,9 @@ type fakeComm struct {
 
 func (c *fakeComm) Run(_ context.Context, cmd *communicator.Cmd) error {
 	c.w.record(c.build + ": " + cmd.Command)
+	if strings.HasPrefix(cmd.Command, "fail ") {
+		return errors.New(cmd.Command)
+	}
 	var status int
 	if _, err := fmt.Sscanf(cmd.Command, "exit %d", &status); err == nil && status != 0 {
 		return &communicator.ExitError{Command: cmd.Command, Status: status}

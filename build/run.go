@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -190,6 +191,9 @@ func (r *runner) run(ctx context.Context) BuildResult {
 	}
 	r.setData(nil)
 	res.Artifacts, res.Err = r.build(ctx)
+	if res.Err != nil {
+		res.Err = &redactedError{err: res.Err, secrets: append(r.tpl.SensitiveValues(), r.secrets.list()...)}
+	}
 	res.Duration = time.Since(start)
 	fin := &event.BuildFinished{Duration: res.Duration}
 	if res.Err != nil {
@@ -280,6 +284,13 @@ func (s *secretSink) Emit(e event.Event) {
 	out.Emit(e)
 }
 
+// list returns the secrets added so far.
+func (s *secretSink) list() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.secs)
+}
+
 // add redacts secrets from later events.
 func (s *secretSink) add(secrets ...string) {
 	s.mu.Lock()
@@ -287,3 +298,14 @@ func (s *secretSink) add(secrets ...string) {
 	s.secs = append(s.secs, secrets...)
 	s.out = event.Redact(s.base, s.secs)
 }
+
+// redactedError hides sensitive values from a build's error message; errors.Is
+// and errors.As still see the error it wraps.
+type redactedError struct {
+	err     error
+	secrets []string
+}
+
+func (e *redactedError) Error() string { return event.RedactString(e.err.Error(), e.secrets) }
+
+func (e *redactedError) Unwrap() error { return e.err }

@@ -26,6 +26,16 @@ func Redact(s Sink, secrets []string) Sink {
 	})
 }
 
+// RedactString returns s with every secret replaced by Redacted, as Redact
+// does for the strings of events.
+func RedactString(s string, secrets []string) string {
+	r := newRedactor(secrets)
+	if r == nil {
+		return s
+	}
+	return r.rep.Replace(s)
+}
+
 type redactor struct {
 	rep *strings.Replacer
 }

@@ -162,3 +162,12 @@ func TestRedactNoSecretsIsNoOp(t *testing.T) {
 		t.Errorf("sink called %d times, want 1", calls)
 	}
 }
+
+func TestRedactString(t *testing.T) {
+	if got := RedactString("user admin pass hunter2!", []string{"hunter2", ""}); got != "user admin pass "+Redacted+"!" {
+		t.Errorf("got %q", got)
+	}
+	if got := RedactString("nothing", nil); got != "nothing" {
+		t.Errorf("got %q", got)
+	}
+}
