@@ -53,7 +53,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	attrs := compconf.BodyAttrs(body, "source", "sources", "content", "direction")
+	attrs := compconf.BodyAttrs(body, "source", "sources", "content", "direction", "destination")
 	switch cfg.Direction {
 	case "", "upload", "download":
 	default:
@@ -67,6 +67,10 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (provisioner.Provisioner, hcl.Dia
 		diags = append(diags, attrs.Error("content", "Conflicting arguments", "content can only be uploaded; remove direction = \"download\" or set source."))
 	case !attrs.Has("content") && !hasSource:
 		diags = append(diags, attrs.Error("", "Nothing to copy", "Set source, sources or content."))
+	}
+	if len(cfg.sources()) > 1 && cfg.Destination != "" && !strings.HasSuffix(cfg.Destination, "/") {
+		diags = append(diags, attrs.Error("destination", "Destination must be a directory",
+			"With several sources, end destination with \"/\": each source is copied into it under its own name."))
 	}
 	if cfg.Direction != "download" && !cfg.Generated {
 		for _, src := range cfg.sources() {

@@ -250,6 +250,7 @@ func TestValidation(t *testing.T) {
 		{`source = "/nonexistent/x"` + "\n" + `generated = true` + "\n" + `destination = "/tmp/"` + "\n" + `direction = "sideways"`, "Invalid direction"},
 		{`content = "x"` + "\n" + `source = "file_test.go"` + "\n" + `destination = "/tmp/x"`, "Conflicting arguments"},
 		{`source = "file_test.go"`, "Missing required argument"},
+		{`sources = ["file_test.go", "file.go"]` + "\n" + `destination = "/tmp/x"`, "Destination must be a directory"},
 	}
 	for _, tc := range cases {
 		f, _ := hclsyntax.ParseConfig([]byte(tc.src), "t.pkr.hcl", hcl.InitialPos)
