@@ -195,7 +195,7 @@ func (t *transfer) download(ctx context.Context, src, dst string) error {
 		return nil
 	}
 	target := dst
-	if strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, string(filepath.Separator)) {
+	if strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, string(filepath.Separator)) || isDir(dst) {
 		target = filepath.Join(dst, path.Base(src))
 	}
 	t.say("downloading %s => %s", src, target)
@@ -203,6 +203,13 @@ func (t *transfer) download(ctx context.Context, src, dst string) error {
 		return fmt.Errorf("download %s to %s: %w", src, target, err)
 	}
 	return nil
+}
+
+// isDir reports whether the local path p is an existing directory: a file
+// downloaded there keeps its name instead of failing.
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // remoteIsDir asks the machine whether p is a directory.

@@ -228,6 +228,17 @@ destination = "`+local+`"
 	if err != nil || sha256.Sum256(got) != want {
 		t.Fatalf("downloaded file differs (err %v)", err)
 	}
+
+	// Into an existing directory named without a trailing slash.
+	existing := t.TempDir()
+	provision(t, &localcomm.Comm{}, `
+direction = "download"
+source = "`+filepath.Join(remote, "big.bin")+`"
+destination = "`+existing+`"
+`)
+	if got, err = os.ReadFile(filepath.Join(existing, "big.bin")); err != nil || sha256.Sum256(got) != want {
+		t.Fatalf("download into an existing directory: %v", err)
+	}
 }
 
 func TestContent(t *testing.T) {
