@@ -195,7 +195,7 @@ func (t *transfer) download(ctx context.Context, src, dst string) error {
 		return nil
 	}
 	target := dst
-	if strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, string(filepath.Separator)) || isDir(dst) {
+	if strings.HasSuffix(dst, "/") || strings.HasSuffix(dst, string(filepath.Separator)) || localIsDir(dst) {
 		target = filepath.Join(dst, path.Base(src))
 	}
 	t.say("downloading %s => %s", src, target)
@@ -205,9 +205,9 @@ func (t *transfer) download(ctx context.Context, src, dst string) error {
 	return nil
 }
 
-// isDir reports whether the local path p is an existing directory: a file
+// localIsDir reports whether the local path p is an existing directory: a file
 // downloaded there keeps its name instead of failing.
-func isDir(p string) bool {
+func localIsDir(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.IsDir()
 }
