@@ -69,7 +69,8 @@ type CleanReport struct {
 // Clean removes the temporary resources that builds killed before their own
 // cleanup left behind: instances first, then volumes, key pairs, security
 // groups, and images with their snapshots. It finds them by their kiln tags
-// and from the local journals. Resources of builds whose process still runs
+// and from the local journals (launch templates of spot builds go right
+// after the instances). Resources of builds whose process still runs
 // (on this host) are never touched.
 func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 	if opts.Events == nil {
@@ -190,12 +191,14 @@ func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 }
 
 // removal order: what uses a resource goes before it.
-var cleanOrder = []string{kindInstance, kindVolume, kindKeyPair, kindSecurityGroup, kindImage, kindSnapshot}
+var cleanOrder = []string{kindInstance, kindLaunchTemplate, kindVolume, kindKeyPair, kindSecurityGroup, kindImage, kindSnapshot}
 
 func removeOne(ctx context.Context, r remover, c EC2, res CleanedResource) error {
 	switch res.Kind {
 	case kindInstance:
 		return r.instance(ctx, c, res.ID, "")
+	case kindLaunchTemplate:
+		return r.launchTemplate(ctx, c, res.ID)
 	case kindVolume:
 		return r.volume(ctx, c, res.ID)
 	case kindKeyPair:
@@ -234,6 +237,15 @@ func findTemporary(ctx context.Context, c EC2, region string, selected func([]ty
 			if selected(in.Tags) {
 				add(kindInstance, aws.ToString(in.InstanceId), in.Tags)
 			}
+		}
+	}
+	templates, err := c.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{Filters: tagged})
+	if err != nil {
+		return nil, fmt.Errorf("describe launch templates: %w", err)
+	}
+	for _, lt := range templates.LaunchTemplates {
+		if selected(lt.Tags) {
+			add(kindLaunchTemplate, aws.ToString(lt.LaunchTemplateId), lt.Tags)
 		}
 	}
 	volumes, err := c.DescribeVolumes(ctx, &ec2.DescribeVolumesInput{Filters: tagged})

@@ -357,6 +357,13 @@ func leftovers(t testing.TB, c *ec2.Client) []string {
 	for _, v := range vols.Volumes {
 		left = append(left, fmt.Sprintf("volume %s (%s)", aws.ToString(v.VolumeId), v.State))
 	}
+	lts, err := c.DescribeLaunchTemplates(ctx, &ec2.DescribeLaunchTemplatesInput{})
+	if err != nil {
+		t.Fatalf("describe launch templates: %v", err)
+	}
+	for _, lt := range lts.LaunchTemplates {
+		left = append(left, "launch template "+aws.ToString(lt.LaunchTemplateId))
+	}
 	imgs, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}})
 	if err != nil {
 		t.Fatalf("describe images: %v", err)

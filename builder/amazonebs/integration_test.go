@@ -368,3 +368,23 @@ func TestIntegrationUserData(t *testing.T) {
 	}
 	r.assertCleanExceptImages()
 }
+
+// TestIntegrationSpot launches through an instant fleet over a temporary
+// launch template, and removes both.
+func TestIntegrationSpot(t *testing.T) {
+	r := newRig(t)
+	r.copies = false
+	b := r.builder(r.hcl(`
+spot_price          = "auto"
+spot_instance_types = ["t3.micro", "t3a.micro"]
+`), nil)
+	hook := &provisionHook{cmd: "true"}
+	if _, err := b.Run(context.Background(), r.env(&eventLog{}), hook); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	out, err := r.home.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{hook.data["ID"]}})
+	if err != nil || out.Reservations[0].Instances[0].InstanceLifecycle != types.InstanceLifecycleTypeSpot {
+		t.Errorf("instance %s is not a spot instance: %v", hook.data["ID"], err)
+	}
+	r.assertCleanExceptImages()
+}

@@ -18,12 +18,13 @@ import (
 
 // Resource kinds, as written in the journal.
 const (
-	kindInstance      = "instance"
-	kindKeyPair       = "key-pair"
-	kindSecurityGroup = "security-group"
-	kindImage         = "image"
-	kindSnapshot      = "snapshot"
-	kindVolume        = "volume"
+	kindInstance       = "instance"
+	kindKeyPair        = "key-pair"
+	kindSecurityGroup  = "security-group"
+	kindImage          = "image"
+	kindSnapshot       = "snapshot"
+	kindVolume         = "volume"
+	kindLaunchTemplate = "launch-template"
 )
 
 // created journals a resource that now exists and registers its undo. The
@@ -203,6 +204,14 @@ func (r remover) snapshot(ctx context.Context, c EC2, id string) error {
 		}
 		return "", false, fmt.Errorf("delete snapshot %s: %w", id, err)
 	})
+}
+
+func (r remover) launchTemplate(ctx context.Context, c EC2, id string) error {
+	_, err := c.DeleteLaunchTemplate(ctx, &ec2.DeleteLaunchTemplateInput{LaunchTemplateId: aws.String(id)})
+	if err != nil && !notFound(err) {
+		return fmt.Errorf("delete launch template %s: %w", id, err)
+	}
+	return nil
 }
 
 // imageSnapshots lists the EBS snapshots of an image.

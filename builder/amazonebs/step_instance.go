@@ -42,7 +42,11 @@ func stepLaunch(ctx context.Context, s *state, u *step.Undo) error {
 		awsutil.TagSpec(types.ResourceTypeInstance, awsutil.Tags(runTags), s.tempTags),
 		awsutil.TagSpec(types.ResourceTypeVolume, awsutil.Tags(volTags), s.tempTags),
 	}
-	id, err := launchOnDemand(ctx, s, u, tagSpecs)
+	launch := launchOnDemand
+	if s.cfg.SpotPrice != "" {
+		launch = launchSpot
+	}
+	id, err := launch(ctx, s, u, tagSpecs)
 	if err != nil {
 		return err
 	}
@@ -164,7 +168,7 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 		InstanceType:      types.InstanceType(c.InstanceType),
 		MinCount:          aws.Int32(1),
 		MaxCount:          aws.Int32(1),
-		UserData:          aws.String(base64.StdEncoding.EncodeToString([]byte(s.userData))),
+		UserData:          aws.String(encodeUserData(s.userData)),
 		ClientToken:       aws.String(token),
 		MetadataOptions:   s.metadataOptions(),
 		TagSpecifications: tagSpecs,
@@ -210,6 +214,8 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 	s.instance = out.Instances[0]
 	return id, s.trackInstance(u, id)
 }
+
+func encodeUserData(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func (s *state) trackInstance(u *step.Undo, id string) error {
 	return s.created(u, s.region, kindInstance, id, false, func(ctx context.Context, c EC2) error {

@@ -1,0 +1,144 @@
+package amazonebs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/kilnhq/kiln/internal/awsutil"
+	"github.com/kilnhq/kiln/internal/step"
+)
+
+// launchSpot starts a spot instance through an instant EC2 Fleet over a
+// temporary launch template: the fleet picks the cheapest available type of
+// spot_instance_types (or instance_type) at or under spot_price.
+func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.TagSpecification) (string, error) {
+	c := s.cfg
+	data := &types.RequestLaunchTemplateData{
+		ImageId:         s.source.ImageId,
+		UserData:        aws.String(encodeUserData(s.userData)),
+		MetadataOptions: launchTemplateMetadata(s.metadataOptions()),
+	}
+	for _, ts := range tagSpecs {
+		data.TagSpecifications = append(data.TagSpecifications, types.LaunchTemplateTagSpecificationRequest{ResourceType: ts.ResourceType, Tags: ts.Tags})
+	}
+	for _, m := range s.blockDevices() {
+		data.BlockDeviceMappings = append(data.BlockDeviceMappings, launchTemplateBlockDevice(m))
+	}
+	if s.keyName != "" {
+		data.KeyName = aws.String(s.keyName)
+	}
+	if c.IAMInstanceProfile != "" {
+		p := instanceProfile(c.IAMInstanceProfile)
+		data.IamInstanceProfile = &types.LaunchTemplateIamInstanceProfileSpecificationRequest{Arn: p.Arn, Name: p.Name}
+	}
+	if c.ShutdownBehavior != "" {
+		data.InstanceInitiatedShutdownBehavior = types.ShutdownBehavior(c.ShutdownBehavior)
+	}
+	if c.AssociatePublicIP != nil {
+		data.NetworkInterfaces = []types.LaunchTemplateInstanceNetworkInterfaceSpecificationRequest{{
+			DeviceIndex: aws.Int32(0), AssociatePublicIpAddress: c.AssociatePublicIP, SubnetId: optional(s.subnetID),
+			Groups: s.sgIDs, DeleteOnTermination: aws.Bool(true),
+		}}
+	} else {
+		data.SecurityGroupIds = s.sgIDs
+	}
+	name := "kiln_" + s.build
+	if err := s.journal.Intent(s.region, kindLaunchTemplate, name); err != nil {
+		return "", err
+	}
+	lt, err := s.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String(name),
+		LaunchTemplateData: data,
+		ClientToken:        aws.String(s.clientToken("launch-template")),
+		TagSpecifications:  []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeLaunchTemplate, s.tempTags)},
+	})
+	if err != nil {
+		return "", fmt.Errorf("create temporary launch template: %w", err)
+	}
+	ltID := aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
+	if err := s.created(u, s.region, kindLaunchTemplate, ltID, false, func(ctx context.Context, c EC2) error {
+		return s.remover().launchTemplate(ctx, c, ltID)
+	}); err != nil {
+		return "", err
+	}
+
+	instanceTypes := c.SpotInstanceTypes
+	if len(instanceTypes) == 0 {
+		instanceTypes = []string{c.InstanceType}
+	}
+	var overrides []types.FleetLaunchTemplateOverridesRequest
+	for _, t := range instanceTypes {
+		o := types.FleetLaunchTemplateOverridesRequest{InstanceType: types.InstanceType(t), SubnetId: optional(s.subnetID)}
+		if s.az != "" && s.subnetID == "" {
+			o.AvailabilityZone = aws.String(s.az)
+		}
+		if c.SpotPrice != "auto" {
+			o.MaxPrice = aws.String(c.SpotPrice)
+		}
+		overrides = append(overrides, o)
+	}
+	token := s.clientToken("create-fleet")
+	if err := s.journal.Intent(s.region, kindInstance, token); err != nil {
+		return "", err
+	}
+	out, err := s.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{
+		Type:        types.FleetTypeInstant,
+		ClientToken: aws.String(token),
+		LaunchTemplateConfigs: []types.FleetLaunchTemplateConfigRequest{{
+			LaunchTemplateSpecification: &types.FleetLaunchTemplateSpecificationRequest{LaunchTemplateId: aws.String(ltID), Version: aws.String("$Latest")},
+			Overrides:                   overrides,
+		}},
+		TargetCapacitySpecification: &types.TargetCapacitySpecificationRequest{
+			TotalTargetCapacity: aws.Int32(1), DefaultTargetCapacityType: types.DefaultTargetCapacityTypeSpot,
+		},
+		SpotOptions:       &types.SpotOptionsRequest{AllocationStrategy: types.SpotAllocationStrategyPriceCapacityOptimized},
+		TagSpecifications: []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeFleet, s.tempTags)},
+	})
+	if err != nil {
+		return "", fmt.Errorf("request spot instance (%s at %s): %w", strings.Join(instanceTypes, ", "), c.SpotPrice, err)
+	}
+	var ids []string
+	for _, in := range out.Instances {
+		ids = append(ids, in.InstanceIds...)
+	}
+	// Track every instance before looking at errors: an instant fleet may
+	// return some instances and errors together.
+	for _, id := range ids {
+		if err := s.trackInstance(u, id); err != nil {
+			return "", err
+		}
+	}
+	if len(ids) == 0 {
+		var why []string
+		for _, e := range out.Errors {
+			why = append(why, aws.ToString(e.ErrorCode)+": "+aws.ToString(e.ErrorMessage))
+		}
+		return "", fmt.Errorf("request spot instance (%s at %s): no capacity: %s", strings.Join(instanceTypes, ", "), c.SpotPrice, strings.Join(why, "; "))
+	}
+	return ids[0], nil
+}
+
+func launchTemplateMetadata(m *types.InstanceMetadataOptionsRequest) *types.LaunchTemplateInstanceMetadataOptionsRequest {
+	return &types.LaunchTemplateInstanceMetadataOptionsRequest{
+		HttpTokens:              types.LaunchTemplateHttpTokensState(m.HttpTokens),
+		HttpEndpoint:            types.LaunchTemplateInstanceMetadataEndpointState(m.HttpEndpoint),
+		HttpPutResponseHopLimit: m.HttpPutResponseHopLimit,
+		InstanceMetadataTags:    types.LaunchTemplateInstanceMetadataTagsState(m.InstanceMetadataTags),
+	}
+}
+
+func launchTemplateBlockDevice(m types.BlockDeviceMapping) types.LaunchTemplateBlockDeviceMappingRequest {
+	out := types.LaunchTemplateBlockDeviceMappingRequest{DeviceName: m.DeviceName, NoDevice: m.NoDevice, VirtualName: m.VirtualName}
+	if e := m.Ebs; e != nil {
+		out.Ebs = &types.LaunchTemplateEbsBlockDeviceRequest{
+			DeleteOnTermination: e.DeleteOnTermination, Encrypted: e.Encrypted, Iops: e.Iops, KmsKeyId: e.KmsKeyId,
+			SnapshotId: e.SnapshotId, Throughput: e.Throughput, VolumeSize: e.VolumeSize, VolumeType: e.VolumeType,
+		}
+	}
+	return out
+}
