@@ -3,6 +3,9 @@ package shell
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +19,7 @@ import (
 	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/localcomm"
 	"github.com/kilnhq/kiln/provisioner"
@@ -292,5 +296,50 @@ inline = ["sleep 30"]
 	}
 	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
 		t.Errorf("script left behind after cancel: %v", left)
+	}
+}
+
+// flaky fails its first uploads with a lost connection (or err), as a
+// machine that is rebooting would.
+type flaky struct {
+	localcomm.Comm
+	failures int
+	err      error
+	uploads  int
+}
+
+func (f *flaky) Upload(ctx context.Context, dst string, r io.Reader, size int64, mode fs.FileMode) error {
+	f.uploads++
+	if f.uploads <= f.failures {
+		return f.err
+	}
+	return f.Comm.Upload(ctx, dst, r, size, mode)
+}
+
+func TestUploadRetriedWhileDisconnected(t *testing.T) {
+	remote := t.TempDir()
+	src := `
+remote_folder = "` + remote + `"
+inline = ["echo ok"]
+start_retry_timeout = "5s"
+`
+	comm := &flaky{failures: 3, err: fmt.Errorf("upload: %w", communicator.ErrDisconnected)}
+	rec := &recorder{}
+	if err := newProv(t, src).Provision(context.Background(), testEnv(rec), comm); err != nil {
+		t.Fatalf("a connection coming back must be waited for: %v", err)
+	}
+	if comm.uploads != 4 || strings.Join(rec.lines("stdout"), "") != "ok" {
+		t.Errorf("uploads = %d, stdout %q", comm.uploads, rec.lines("stdout"))
+	}
+
+	comm = &flaky{failures: 1, err: errors.New("permission denied")}
+	if err := newProv(t, src).Provision(context.Background(), testEnv(&recorder{}), comm); err == nil || !strings.Contains(err.Error(), "permission denied") || comm.uploads != 1 {
+		t.Errorf("other errors are not retried: err %v after %d uploads", err, comm.uploads)
+	}
+
+	comm = &flaky{failures: 1000, err: fmt.Errorf("upload: %w", communicator.ErrDisconnected)}
+	p := newProv(t, strings.Replace(src, `"5s"`, `"300ms"`, 1))
+	if err := p.Provision(context.Background(), testEnv(&recorder{}), comm); !errors.Is(err, communicator.ErrDisconnected) {
+		t.Errorf("after start_retry_timeout: err = %v, want the lost connection", err)
 	}
 }
