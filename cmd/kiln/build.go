@@ -55,8 +55,8 @@ a second one stops the cleanup and lists what was left behind.`, io)
 	if *asJSON && *machine {
 		return usageError(fs, "-json and -machine-readable exclude each other")
 	}
-	if policy == step.Ask && !io.inTTY {
-		return usageError(fs, "-on-error=ask needs a terminal on standard input")
+	if policy == step.Ask && (!io.inTTY || *asJSON || *machine) {
+		return usageError(fs, "-on-error=ask needs a terminal on standard input and the text output")
 	}
 
 	colored := useColor(*color, io) && !*asJSON && !*machine
@@ -94,38 +94,9 @@ a second one stops the cleanup and lists what was left behind.`, io)
 		}
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stop := make(chan struct{})
-	opts = append(opts, kiln.WithCleanupStop(stop))
-	var interrupted atomic.Bool
-	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	done := make(chan struct{})
-	defer close(done)
-	go func() {
-		for n := 0; ; n++ {
-			select {
-			case <-sigs:
-			case <-done:
-				return
-			}
-			switch n {
-			case 0:
-				interrupted.Store(true)
-				notify("Cancelling, cleaning up… (interrupt again to stop cleanup and leave resources behind)")
-				cancel()
-			case 1:
-				notify("Stopping cleanup: what is not removed yet is left behind (interrupt again to exit at once)")
-				close(stop)
-			default:
-				fmt.Fprintln(io.errOut, "kiln: exiting at once")
-				os.Exit(exitInterrupted)
-			}
-		}
-	}()
-
+	ctx, stop, interrupted := watchSignals(ctx, notify, io)
+	defer stop()
+	opts = append(opts, kiln.WithCleanupStop(interrupted.stopCleanup))
 	res, err := kiln.Build(ctx, tpl, opts...)
 	var planDiags hcl.Diagnostics
 	switch {
@@ -135,10 +106,56 @@ a second one stops the cleanup and lists what was left behind.`, io)
 	case res == nil && err != nil:
 		fmt.Fprintf(io.errOut, "kiln build: %v\n", err)
 		return exitUsage
-	case interrupted.Load():
+	case interrupted.happened.Load():
 		return exitInterrupted
 	case err != nil:
 		return exitFailed
 	}
 	return exitOK
+}
+
+// interrupts records what interrupts did to a build.
+type interrupts struct {
+	// happened is set by the first interrupt, which cancels the build.
+	happened atomic.Bool
+	// stopCleanup is closed by the second, to stop cleanup.
+	stopCleanup chan struct{}
+}
+
+// watchSignals turns SIGINT and SIGTERM into the build's cancellation: the
+// first cancels the returned context, the second stops cleanup (through
+// kiln.WithCleanupStop), a third exits at once. notify tells the person each
+// time. stop ends the watch.
+func watchSignals(parent context.Context, notify func(string), io stdio) (ctx context.Context, stop func(), in *interrupts) {
+	ctx, cancel := context.WithCancel(parent)
+	in = &interrupts{stopCleanup: make(chan struct{})}
+	sigs := make(chan os.Signal, 3)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		for n := 0; ; n++ {
+			select {
+			case <-sigs:
+			case <-done:
+				return
+			}
+			switch n {
+			case 0:
+				in.happened.Store(true)
+				notify("Cancelling, cleaning up… (interrupt again to stop cleanup and leave resources behind)")
+				cancel()
+			case 1:
+				notify("Stopping cleanup: what is not removed yet is left behind (interrupt again to exit at once)")
+				close(in.stopCleanup)
+			default:
+				fmt.Fprintln(io.errOut, "kiln: exiting at once")
+				os.Exit(exitInterrupted)
+			}
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(sigs)
+		close(done)
+		cancel()
+	}, in
 }
