@@ -164,10 +164,10 @@ func (t *transfer) upload(ctx context.Context, src, dst string) error {
 	}
 	t.say("uploading %s => %s", src, target)
 	if err := t.uploadFile(ctx, src, target, info, nil); err != nil {
-		if errors.Is(err, communicator.ErrDisconnected) {
+		if errors.Is(err, communicator.ErrDisconnected) || strings.HasSuffix(dst, "/") {
 			return fmt.Errorf("upload %s to %s: %w", src, target, err)
 		}
-		return fmt.Errorf("upload %s to %s (a destination directory needs a trailing slash): %w", src, target, err)
+		return fmt.Errorf("upload %s to %s (if %s is a directory, end destination with \"/\"): %w", src, target, target, err)
 	}
 	return nil
 }
