@@ -333,6 +333,19 @@ func verifyBoot(t *testing.T, ctx context.Context, base, image, token string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A seed with a fresh host key, as a user's deployment would bring,
+	// spares cloud-init generating keys on this new instance.
+	keys, err := generateKeys("verify")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cds, err := layoutCDs(dir, &Config{}, &seedSpec{user: "root", hostPEM: keys.hostPEM, hostPub: keys.hostPub, instanceID: "verify"})
+	if err != nil || len(cds) != 1 {
+		t.Fatalf("seed: %v", err)
+	}
+	if err := makeISO(ctx, cds[0]); err != nil {
+		t.Fatal(err)
+	}
 	cfg := Config{
 		Memory: 1024, Headless: true,
 		Kernel: filepath.Join(base, "vmlinuz"), Initrd: filepath.Join(base, "initrd.img"),
@@ -340,7 +353,7 @@ func verifyBoot(t *testing.T, ctx context.Context, base, image, token string) {
 		QemuArgs:   [][]string{{"-netdev", fmt.Sprintf("user,id=user.0,hostfwd=tcp:127.0.0.1:%d-:8080", port)}},
 	}
 	accel, _ := detectAccelerator(realHost)
-	args, err := cfg.commandLine(launchSpec{name: "verify", accel: accel, disk: disk, diskFormat: "qcow2",
+	args, err := cfg.commandLine(launchSpec{name: "verify", accel: accel, disk: disk, diskFormat: "qcow2", cds: []string{cds[0].iso},
 		qmp: filepath.Join(dir, "qmp.sock"), serial: filepath.Join(dir, "serial.log")})
 	if err != nil {
 		t.Fatal(err)
@@ -394,4 +407,43 @@ func verifyBoot(t *testing.T, ctx context.Context, base, image, token string) {
 	if err != nil || !off {
 		t.Errorf("the guest ignored the ACPI power-down: %v", err)
 	}
+}
+
+// TestVMInterruptProvision interrupts a build while it provisions a booted
+// guest: qemu must be gone and nothing left behind.
+func TestVMInterruptProvision(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	base := baseImage(t)
+	work := t.TempDir()
+	b := newBuilder(t, fmt.Sprintf(`
+disk_image       = true
+iso_url          = %q
+iso_checksum     = "none"
+use_backing_file = true
+headless         = true
+memory           = 1024
+kernel           = %q
+initrd           = %q
+kernel_args      = "root=/dev/vda rw console=ttyS0"
+output_directory = %q
+ssh_timeout      = "10m"
+`, filepath.Join(base, "base.qcow2"), filepath.Join(base, "vmlinuz"), filepath.Join(base, "initrd.img"), filepath.Join(work, "out")))
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	var ran bool
+	hook := builder.HookFunc(func(hctx context.Context, comm communicator.Communicator, _ map[string]string) error {
+		if err := comm.Run(hctx, &communicator.Cmd{Command: "true"}); err != nil {
+			return err
+		}
+		ran = true
+		cancel() // as a Ctrl-C in the middle of provisioning
+		<-hctx.Done()
+		return hctx.Err()
+	})
+	_, err := b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Events: &recorder{}}, hook)
+	if err == nil || !ran {
+		t.Fatalf("build: err %v, provisioning ran: %v", err, ran)
+	}
+	assertClean(t, b, work, false)
 }
