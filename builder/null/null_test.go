@@ -15,6 +15,7 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/testenv"
+	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
 func parse(t *testing.T, src string) hcl.Body {
@@ -130,5 +131,48 @@ func TestRunConnectFailure(t *testing.T) {
 	}
 	if called {
 		t.Error("provisioners ran without a connection")
+	}
+}
+
+func TestRunOverSSH(t *testing.T) {
+	srv := testsshd.Start(t)
+	b, diags := New(parse(t, srv.HCL()+"ssh_password = \"unused-pw\"\n"), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var out strings.Builder
+	var data map[string]string
+	art, err := b.Run(context.Background(), &builder.Env{}, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, d map[string]string) error {
+		data = d
+		return comm.Run(ctx, &communicator.Cmd{Command: "echo hello from $(whoami)", Stdout: &out})
+	}))
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if art == nil || out.String() != "hello from "+srv.User+"\n" {
+		t.Errorf("artifact %v, output %q", art, out.String())
+	}
+	want := map[string]string{"ID": "Null", "ConnType": "ssh", "Host": srv.Host, "Port": strconv.Itoa(srv.Port), "User": srv.User, "Password": "unused-pw"}
+	for k, v := range want {
+		if data[k] != v {
+			t.Errorf("data[%s] = %q, want %q", k, data[k], v)
+		}
+	}
+}
+
+func TestRunRefusesWrongHostKey(t *testing.T) {
+	srv := testsshd.Start(t)
+	other := testsshd.Start(t)
+	src := strings.Replace(srv.HCL(), srv.HostKey, other.HostKey, 1)
+	b, diags := New(parse(t, src), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	_, err := b.Run(context.Background(), &builder.Env{}, builder.HookFunc(func(context.Context, communicator.Communicator, map[string]string) error {
+		t.Error("provisioned a host whose key does not match")
+		return nil
+	}))
+	if err == nil || !strings.Contains(err.Error(), "host key") {
+		t.Fatalf("Run error %v, want a host key mismatch", err)
 	}
 }
