@@ -139,7 +139,8 @@ func valueString(v cty.Value, sensitive bool) string {
 	case !v.IsWhollyKnown():
 		return "<unknown>"
 	}
-	return strings.TrimSpace(string(hclwrite.TokensForValue(v).Bytes()))
+	// Lines after the first are indented under the name they belong to.
+	return strings.ReplaceAll(strings.TrimSpace(string(hclwrite.TokensForValue(v).Bytes())), "\n", "\n    ")
 }
 
 func sortedKeys[V any](m map[string]V) []string {
