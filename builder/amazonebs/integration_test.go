@@ -388,3 +388,39 @@ spot_instance_types = ["t3.micro", "t3a.micro"]
 	}
 	r.assertCleanExceptImages()
 }
+
+// TestIntegrationNameTaken: an ami_name taken in a copy region stops the
+// build before anything is launched; force_deregister replaces the image.
+func TestIntegrationNameTaken(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	src := strings.Replace(r.hcl(""), `"kiln-test-{{ timestamp }}"`, `"kiln-fixed"`, 1)
+	old, err := r.away.RegisterImage(ctx, &ec2.RegisterImageInput{Name: aws.String("kiln-fixed"), RootDeviceName: aws.String("/dev/sda1")})
+	if err != nil {
+		t.Fatalf("register the old image: %v", err)
+	}
+	for _, l := range leftovers(t, r.away) { // the old image and what moto made for it
+		r.baseline[r.away][l] = true
+	}
+	if !r.baseline[r.away]["image "+aws.ToString(old.ImageId)] {
+		t.Fatal("the old image is not visible")
+	}
+	_, err = r.builder(src, nil).Run(ctx, r.env(&eventLog{}), &provisionHook{cmd: "true"})
+	if err == nil || !strings.Contains(err.Error(), "already exists in eu-west-1") {
+		t.Fatalf("err = %v, want the taken name reported", err)
+	}
+	if len(r.boot.hostKeys) != 0 {
+		t.Error("an instance was launched although the name was taken")
+	}
+	r.assertClean()
+
+	b := r.builder(src+"force_deregister = true\nforce_delete_snapshot = true\n", nil)
+	art, err := b.Run(ctx, r.env(&eventLog{}), &provisionHook{cmd: "true"})
+	if err != nil {
+		t.Fatalf("build with force_deregister: %v", err)
+	}
+	out, err := r.away.DescribeImages(ctx, &ec2.DescribeImagesInput{Owners: []string{"self"}, Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"kiln-fixed"}}}})
+	if err != nil || len(out.Images) != 1 || aws.ToString(out.Images[0].ImageId) != art.(*Artifact).Images[copyRegion] {
+		t.Errorf("images named kiln-fixed in %s: %+v, %v; want only the new one", copyRegion, out, err)
+	}
+}

@@ -78,6 +78,30 @@ func (f *fakeEC2) DeleteSnapshot(_ context.Context, in *ec2.DeleteSnapshotInput,
 	return &ec2.DeleteSnapshotOutput{}, nil
 }
 
+func (f *fakeEC2) ModifyImageAttribute(_ context.Context, in *ec2.ModifyImageAttributeInput, _ ...func(*ec2.Options)) (*ec2.ModifyImageAttributeOutput, error) {
+	switch {
+	case in.LaunchPermission != nil:
+		var who []string
+		for _, p := range in.LaunchPermission.Add {
+			who = append(who, aws.ToString(p.UserId)+string(p.Group)+aws.ToString(p.OrganizationArn)+aws.ToString(p.OrganizationalUnitArn))
+		}
+		f.record("share " + aws.ToString(in.ImageId) + " with " + strings.Join(who, ","))
+	case in.ImdsSupport != nil:
+		f.record("imds " + aws.ToString(in.ImdsSupport.Value))
+	}
+	return &ec2.ModifyImageAttributeOutput{}, nil
+}
+
+func (f *fakeEC2) ModifySnapshotAttribute(_ context.Context, in *ec2.ModifySnapshotAttributeInput, _ ...func(*ec2.Options)) (*ec2.ModifySnapshotAttributeOutput, error) {
+	f.record("share snapshot " + aws.ToString(in.SnapshotId))
+	return &ec2.ModifySnapshotAttributeOutput{}, nil
+}
+
+func (f *fakeEC2) EnableImageDeprecation(_ context.Context, in *ec2.EnableImageDeprecationInput, _ ...func(*ec2.Options)) (*ec2.EnableImageDeprecationOutput, error) {
+	f.record("deprecate " + aws.ToString(in.ImageId) + " at " + in.DeprecateAt.Format(time.RFC3339))
+	return &ec2.EnableImageDeprecationOutput{}, nil
+}
+
 func (f *fakeEC2) DeleteSecurityGroup(context.Context, *ec2.DeleteSecurityGroupInput, ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
 	f.record("DeleteSecurityGroup")
 	return &ec2.DeleteSecurityGroupOutput{}, f.deleteSG()
@@ -272,5 +296,28 @@ func TestThrottledCallsAreRetried(t *testing.T) {
 	}
 	if len(out.Images) != 1 || aws.ToString(out.Images[0].ImageId) != "ami-42" || calls.Load() != 4 {
 		t.Errorf("images %v after %d calls", out.Images, calls.Load())
+	}
+}
+
+// TestShare: launch permissions for accounts, groups, organizations and
+// OUs, snapshot permissions, IMDS support and deprecation, in every region.
+func TestShare(t *testing.T) {
+	home, away := &fakeEC2{}, &fakeEC2{}
+	s := unitState(t, Config{
+		AMIRegions: []string{"eu-west-1"}, AMIUsers: []string{"111"}, AMIGroups: []string{"all"},
+		AMIOrgARNs: []string{"arn:org"}, AMIOUARNs: []string{"arn:ou"}, SnapshotUsers: []string{"222"},
+		IMDSSupport: "v2.0", DeprecateAt: "2030-01-02T03:04:05Z",
+	}, map[string]*fakeEC2{"us-east-1": home, "eu-west-1": away})
+	s.images = map[string]string{"us-east-1": "ami-h", "eu-west-1": "ami-a"}
+	s.snapshots = map[string][]string{"us-east-1": {"snap-h"}, "eu-west-1": {"snap-a"}}
+	if err := stepShare(context.Background(), s, nil); err != nil {
+		t.Fatal(err)
+	}
+	want := "share ami-a with 111,all,arn:org,arn:ou|share snapshot snap-a|imds v2.0|deprecate ami-a at 2030-01-02T03:04:05Z"
+	if got := strings.Join(away.calls, "|"); got != want {
+		t.Errorf("calls in eu-west-1:\n got %s\nwant %s", got, want)
+	}
+	if len(home.calls) != 4 {
+		t.Errorf("calls in us-east-1: %v", home.calls)
 	}
 }
