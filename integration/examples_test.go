@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
 // examplesDir is the repository's examples directory.
@@ -56,5 +59,36 @@ func TestExamplesFormatted(t *testing.T) {
 	r := runKiln(t, t.TempDir(), "fmt", "-check", "-diff", "-recursive", abs)
 	if r.code != 0 {
 		t.Errorf("examples are not formatted:\n%s", r)
+	}
+}
+
+// TestExampleNullRuns builds examples/null against the test's sshd: the
+// example must work as its comment says, not only validate.
+func TestExampleNullRuns(t *testing.T) {
+	sshd := testsshd.Start(t)
+	dir := t.TempDir()
+	for _, name := range []string{"host.pkr.hcl", "files/hello.txt", "files/settings.conf"} {
+		writeFile(t, dir, name, readFile(t, filepath.Join(examplesDir, "null", name)))
+	}
+	work := t.TempDir()
+	r := runKiln(t, dir, "build",
+		"-var", "host="+sshd.Host,
+		"-var", fmt.Sprintf("port=%d", sshd.Port),
+		"-var", "username="+sshd.User,
+		"-var", "private_key_file="+sshd.ClientKeyFile,
+		"-var", "known_hosts_file="+sshd.KnownHostsFile,
+		"-var", "work_dir="+work,
+		".")
+	if r.code != 0 {
+		t.Fatalf("examples/null:\n%s", r)
+	}
+	sums := readFile(t, filepath.Join(dir, "output", "sums.txt"))
+	for _, name := range []string{"hello.txt", "settings.conf"} {
+		if !strings.Contains(sums, work+"/files/"+name) {
+			t.Errorf("sums.txt lacks %s:\n%s", name, sums)
+		}
+	}
+	if !strings.Contains(r.stdout, "    null.host: ") || !strings.Contains(r.stdout, "hello.txt") {
+		t.Errorf("the shell-local step did not print the sums:\n%s", r.stdout)
 	}
 }
