@@ -25,8 +25,9 @@
 #
 # Contents: debootstrap --variant=minbase with systemd-sysv udev dbus
 # openssh-server linux-image-cloud-amd64 initramfs-tools iproute2 netbase sudo
-# ca-certificates busybox, then cloud-init (installed in the chroot with apt-get,
-# since it cannot go in --include). systemd-networkd does DHCP on every
+# ca-certificates busybox, then the bookworm-updates and bookworm-security
+# updates and cloud-init (installed in the chroot with apt-get, since it cannot
+# go in --include). systemd-networkd does DHCP on every
 # en*/eth* nic; cloud-init's own network configuration is disabled. Slow units
 # (e2scrub, apt and fstrim timers) are masked; /etc/machine-id is empty.
 # busybox gives provisioners a tiny web server (busybox httpd) without network.
@@ -37,12 +38,14 @@
 # in ~/.cache/kiln/debs makes rebuilds faster.
 #
 # Environment: KILN_DEBIAN_MIRROR (default http://deb.debian.org/debian),
+# KILN_DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security),
 # XDG_CACHE_HOME.
 set -euo pipefail
 
-KILN_BASE_VERSION=1
+KILN_BASE_VERSION=2
 SUITE=bookworm
 MIRROR=${KILN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${KILN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 DISK_SIZE=2G
 PACKAGES=systemd-sysv,udev,dbus,openssh-server,linux-image-cloud-amd64,initramfs-tools,iproute2,netbase,sudo,ca-certificates,busybox
 
@@ -124,17 +127,25 @@ cp /etc/resolv.conf "$root/etc/resolv.conf"
 cat >"$root/etc/apt/sources.list" <<EOF
 deb $MIRROR $SUITE main
 deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
 EOF
 
-log "installing cloud-init"
-in_root apt-get update -qq >"$work/apt.log" 2>&1 || {
-	cat "$work/apt.log" >&2
-	die "apt-get update in the chroot failed"
+log "installing updates and cloud-init"
+apt_in_root() {
+	in_root apt-get -y -qq -o Dpkg::Options::=--force-confold "$@" >>"$work/apt.log" 2>&1 || {
+		tail -n 30 "$work/apt.log" >&2
+		die "apt-get $* in the chroot failed"
+	}
 }
-in_root apt-get install -y -qq --no-install-recommends cloud-init >>"$work/apt.log" 2>&1 || {
-	tail -n 30 "$work/apt.log" >&2
-	die "apt-get install cloud-init failed"
-}
+apt_in_root update
+apt_in_root dist-upgrade
+apt_in_root install --no-install-recommends cloud-init
+# An updated kernel leaves the one debootstrap installed: keep the newest.
+mapfile -t kernels < <(in_root dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 'linux-image-[0-9]*' |
+	awk '$1 == "ii" {print $2}' | sort -V)
+if ((${#kernels[@]} > 1)); then
+	apt_in_root purge "${kernels[@]:0:${#kernels[@]}-1}"
+fi
 
 log "configuring"
 # cloud-init: NoCloud seed only (then None), no network configuration (networkd

@@ -10,7 +10,8 @@ type Artifact struct {
 	dir, image string
 	files      []string
 	accel      string
-	sshReady   time.Duration
+	sshReady   time.Duration // from qemu's start to the first SSH login
+	fromRun    time.Duration // from the build's start to the first SSH login
 }
 
 // BuilderType returns "qemu".
@@ -22,12 +23,19 @@ func (a *Artifact) ID() string { return a.image }
 // Files returns the image, its .sha256 file and, for EFI builds, efivars.fd.
 func (a *Artifact) Files() []string { return a.files }
 
+// String names the image and says how long the guest took to be reachable,
+// which the CLI shows in its summary.
 func (a *Artifact) String() string {
-	return fmt.Sprintf("VM image %s (in %s)", a.image, a.dir)
+	s := "VM image " + a.image
+	if a.sshReady > 0 {
+		s += fmt.Sprintf(" (SSH ready %.1fs after the build started, %.1fs after boot, %s)", a.fromRun.Seconds(), a.sshReady.Seconds(), a.accel)
+	}
+	return s
 }
 
-// State exposes "output_directory" (string), "accelerator" (string) and
-// "ssh_ready" (time.Duration: from qemu's start to the first SSH login).
+// State exposes "output_directory" (string), "accelerator" (string),
+// "ssh_ready" (time.Duration: from qemu's start to the first SSH login) and
+// "build_to_ssh" (time.Duration: from the build's start to that login).
 func (a *Artifact) State(key string) any {
 	switch key {
 	case "output_directory":
@@ -36,6 +44,8 @@ func (a *Artifact) State(key string) any {
 		return a.accel
 	case "ssh_ready":
 		return a.sshReady
+	case "build_to_ssh":
+		return a.fromRun
 	}
 	return nil
 }

@@ -83,8 +83,10 @@ type state struct {
 	accel    string
 	vm       *vm
 	hostPort int
-	started  time.Time
+	runStart time.Time // Run was called
+	started  time.Time // qemu was started
 	sshReady time.Duration
+	fromRun  time.Duration // from runStart to SSH ready
 	comm     *ssh.Comm
 
 	sumFile string
@@ -102,7 +104,7 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 	for _, w := range b.warnings {
 		events.Emit(&event.Message{Level: event.Warn, Text: w})
 	}
-	s := &state{env: env, hook: hook, events: events}
+	s := &state{env: env, hook: hook, events: events, runStart: time.Now()}
 	runner := step.Runner{Events: events, Policy: env.OnError, Ask: env.Ask}
 	err := step.Run(ctx, runner, s,
 		step.Step[state]{Name: "prepare output", Run: b.prepare},
@@ -125,6 +127,7 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 		image:    filepath.Join(s.outDir, s.imageName),
 		accel:    s.accel,
 		sshReady: s.sshReady,
+		fromRun:  s.fromRun,
 	}
 	a.files = []string{a.image, filepath.Join(s.outDir, filepath.Base(s.sumFile))}
 	if s.efiVars != "" && !b.cfg.EFIDropEFIVars {
@@ -441,8 +444,9 @@ func (b *Builder) connect(ctx context.Context, s *state, u *step.Undo) error {
 	}
 	u.Push("SSH connection", func(context.Context) error { return comm.Close() })
 	s.comm = comm
-	s.sshReady = time.Since(s.started)
-	s.events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("SSH ready %.1fs after qemu started (%s)", s.sshReady.Seconds(), s.accel)})
+	s.sshReady, s.fromRun = time.Since(s.started), time.Since(s.runStart)
+	s.events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("SSH ready %.1fs after qemu started, %.1fs after the build started (%s)",
+		s.sshReady.Seconds(), s.fromRun.Seconds(), s.accel)})
 	return nil
 }
 

@@ -272,8 +272,11 @@ cd_content       = { "kiln-test.txt" = "on the seed CD" }
 		t.Errorf("hook data = %v", data)
 	}
 	image := filepath.Join(outDir, "web.qcow2")
-	if art.ID() != image || art.BuilderType() != "qemu" {
-		t.Errorf("artifact ID %q type %q", art.ID(), art.BuilderType())
+	if art.ID() != image || art.BuilderType() != "qemu" || !strings.Contains(art.String(), "SSH ready") {
+		t.Errorf("artifact ID %q type %q: %s", art.ID(), art.BuilderType(), art)
+	}
+	if fromRun := art.(*Artifact).State("build_to_ssh").(time.Duration); fromRun < ready || fromRun > total {
+		t.Errorf("build-to-SSH %s outside [%s, %s]", fromRun, ready, total)
 	}
 	if want := []string{image, image + ".sha256"}; strings.Join(art.Files(), " ") != strings.Join(want, " ") {
 		t.Errorf("artifact files = %v, want %v", art.Files(), want)
