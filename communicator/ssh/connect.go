@@ -246,7 +246,11 @@ func (c *Comm) connectLocked(ctx context.Context, verb string) (*conn, error) {
 		case isConfigMismatch(err):
 			return nil, fmt.Errorf("ssh: connect to %s: %w", c.addr, err)
 		}
-		lastErr = err
+		if lastErr == nil || ctx.Err() == nil {
+			// An attempt cut short by the deadline says less than
+			// the one before it.
+			lastErr = err
+		}
 		wait := min(max(time.Since(start)/retrySlowdown, retryMin), retryMax)
 		if sleep(ctx, wait) != nil {
 			if ctx.Err() == context.DeadlineExceeded && time.Since(start) >= timeout {

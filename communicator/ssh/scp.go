@@ -226,11 +226,11 @@ func (t *scpTransfer) download(src string, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	err = s.receive(func(rec scpRecord) error {
+	err = s.receive(func(rec scpRecord) (bool, error) {
 		if rec.kind != 'C' {
-			return fmt.Errorf("scp: %s is a directory", src)
+			return false, fmt.Errorf("scp: %s is a directory", src)
 		}
-		return rec.copyTo(s, w)
+		return true, rec.copyTo(s, w)
 	})
 	return s.finish(err)
 }
@@ -242,7 +242,7 @@ func (t *scpTransfer) downloadDir(src, dst string, p *progress) error {
 	}
 	// The first record is src itself, which becomes dst.
 	var stack []string
-	err = s.receive(func(rec scpRecord) error {
+	err = s.receive(func(rec scpRecord) (bool, error) {
 		switch rec.kind {
 		case 'D':
 			dir := dst
@@ -250,21 +250,21 @@ func (t *scpTransfer) downloadDir(src, dst string, p *progress) error {
 				dir = filepath.Join(stack[len(stack)-1], rec.name)
 			}
 			stack = append(stack, dir)
-			return mkdirMode(dir, rec.mode)
+			return false, mkdirMode(dir, rec.mode)
 		case 'E':
 			if len(stack) == 0 {
-				return errors.New("scp: unbalanced end of directory")
+				return false, errors.New("scp: unbalanced end of directory")
 			}
 			stack = stack[:len(stack)-1]
-			return nil
+			return len(stack) == 0, nil
 		}
 		if len(stack) == 0 {
-			return fmt.Errorf("scp: %s is a file, not a directory", src)
+			return false, fmt.Errorf("scp: %s is a file, not a directory", src)
 		}
 		local := filepath.Join(stack[len(stack)-1], rec.name)
 		f, err := os.OpenFile(local, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, rec.mode.Perm())
 		if err != nil {
-			return err
+			return false, err
 		}
 		err = rec.copyTo(s, p.writer(f))
 		if err == nil {
@@ -273,7 +273,7 @@ func (t *scpTransfer) downloadDir(src, dst string, p *progress) error {
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		return err
+		return false, err
 	})
 	return s.finish(err)
 }
@@ -286,9 +286,9 @@ type scpRecord struct {
 	name string
 }
 
-// receive reads records until the source is done, calling fn for each;
-// fn must consume a file's contents (copyTo).
-func (s *scpStream) receive(fn func(scpRecord) error) error {
+// receive reads records, calling fn for each, until fn says it was the
+// last or the source ends; fn must consume a file's contents (copyTo).
+func (s *scpStream) receive(fn func(scpRecord) (last bool, err error)) error {
 	if _, err := s.in.Write([]byte{0}); err != nil {
 		return fmt.Errorf("scp: %w", err)
 	}
@@ -305,13 +305,17 @@ func (s *scpStream) receive(fn func(scpRecord) error) error {
 			return err
 		}
 		// A 'T' record carries times (scp -p); they are not kept.
+		last := false
 		if rec.kind != 'T' {
-			if err := fn(rec); err != nil {
+			if last, err = fn(rec); err != nil {
 				return err
 			}
 		}
 		if _, err := s.in.Write([]byte{0}); err != nil {
 			return fmt.Errorf("scp: %w", err)
+		}
+		if last {
+			return nil
 		}
 	}
 }

@@ -12,10 +12,13 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// SFTP tuning: OpenSSH's sftp-server takes writes of up to 255 KiB; many
-// requests in flight hide the round trips.
+// SFTP tuning. Uploads write 252 KiB per request (OpenSSH's sftp-server
+// takes up to 255 KiB; a server that takes less fails the write loudly).
+// Downloads read 32 KiB per request, the size every server must serve:
+// pkg/sftp's concurrent reads mishandle a server's short reads.
 const (
-	sftpPacket      = 252 * 1024
+	sftpWritePacket = 252 * 1024
+	sftpReadPacket  = 32 * 1024
 	sftpInFlight    = 64
 	sftpFilesAtOnce = 8 // files of a tree uploaded in parallel
 )
@@ -25,12 +28,17 @@ type sftpTransfer struct {
 	c *sftp.Client
 }
 
-func newSFTPTransfer(_ *Comm, cn *conn) (*sftpTransfer, error) {
+// newSFTPTransfer starts an SFTP session tuned for uploads or downloads.
+func newSFTPTransfer(cn *conn, upload bool) (*sftpTransfer, error) {
+	packet := sftpReadPacket
+	if upload {
+		packet = sftpWritePacket
+	}
 	c, err := sftp.NewClient(cn.client,
 		sftp.UseConcurrentWrites(true),
 		sftp.UseConcurrentReads(true),
 		sftp.MaxConcurrentRequestsPerFile(sftpInFlight),
-		sftp.MaxPacketUnchecked(sftpPacket),
+		sftp.MaxPacketUnchecked(packet),
 	)
 	if err != nil {
 		return nil, err

@@ -33,7 +33,7 @@ type transfer interface {
 // directories. The mode is set exactly, whatever the remote umask.
 func (c *Comm) Upload(ctx context.Context, dst string, r io.Reader, size int64, mode fs.FileMode) error {
 	p := c.progress("upload "+dst, size)
-	err := c.transfer(ctx, "upload "+dst, func(t transfer) error {
+	err := c.transfer(ctx, "upload "+dst, true, func(t transfer) error {
 		return t.upload(dst, p.reader(r), size, mode)
 	})
 	return p.finish(err)
@@ -42,7 +42,7 @@ func (c *Comm) Upload(ctx context.Context, dst string, r io.Reader, size int64, 
 // Download copies the remote file src to w.
 func (c *Comm) Download(ctx context.Context, src string, w io.Writer) error {
 	p := c.progress("download "+src, -1)
-	err := c.transfer(ctx, "download "+src, func(t transfer) error {
+	err := c.transfer(ctx, "download "+src, false, func(t transfer) error {
 		return t.download(src, p.writer(w))
 	})
 	return p.finish(err)
@@ -57,7 +57,7 @@ func (c *Comm) UploadDir(ctx context.Context, dst, src string) error {
 		return fmt.Errorf("upload %s to %s: %w", src, dst, err)
 	}
 	p := c.progress("upload "+src+" to "+dst, total)
-	err = c.transfer(ctx, "upload "+src+" to "+dst, func(t transfer) error {
+	err = c.transfer(ctx, "upload "+src+" to "+dst, true, func(t transfer) error {
 		return t.uploadDir(dst, src, p)
 	})
 	return p.finish(err)
@@ -67,13 +67,15 @@ func (c *Comm) UploadDir(ctx context.Context, dst, src string) error {
 // dst, creating dst, with each file's and directory's mode.
 func (c *Comm) DownloadDir(ctx context.Context, src, dst string) error {
 	p := c.progress("download "+src+" to "+dst, -1)
-	err := c.transfer(ctx, "download "+src+" to "+dst, func(t transfer) error {
+	err := c.transfer(ctx, "download "+src+" to "+dst, false, func(t transfer) error {
 		return t.downloadDir(src, dst, p)
 	})
 	return p.finish(err)
 }
 
-func (c *Comm) transfer(ctx context.Context, doing string, do func(transfer) error) error {
+// transfer runs do with a fresh transfer over the current connection;
+// upload says which way the bytes mostly flow.
+func (c *Comm) transfer(ctx context.Context, doing string, upload bool, do func(transfer) error) error {
 	cn, err := c.conn(ctx)
 	if err != nil {
 		return fmt.Errorf("%s: %w", doing, err)
@@ -82,7 +84,7 @@ func (c *Comm) transfer(ctx context.Context, doing string, do func(transfer) err
 	if c.cfg.transferMethod() == MethodSCP {
 		t = &scpTransfer{comm: c, cn: cn}
 	} else {
-		t, err = newSFTPTransfer(c, cn)
+		t, err = newSFTPTransfer(cn, upload)
 		if err != nil {
 			return c.failed(cn, doing+": start sftp", err)
 		}

@@ -1,0 +1,264 @@
+package ssh_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kilnhq/kiln/communicator"
+	"github.com/kilnhq/kiln/communicator/commtest"
+	"github.com/kilnhq/kiln/communicator/ssh"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/sshtest"
+)
+
+// testConfig returns a config that logs in to srv and verifies the host key
+// srv is meant to have.
+func testConfig(srv *sshtest.Server) *ssh.Config {
+	return &ssh.Config{Host: srv.Host, Port: srv.Port, Username: sshtest.User, PrivateKeyFile: srv.ClientKeyFile, HostPublicKey: srv.HostKeyLine}
+}
+
+func TestConformanceInProcess(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
+		t.Run(method, func(t *testing.T) {
+			commtest.Run(t, func(t *testing.T) communicator.Communicator {
+				cfg := testConfig(srv)
+				cfg.FileTransferMethod = method
+				return connect(t, cfg, ssh.ConnectOptions{})
+			})
+		})
+	}
+}
+
+func TestWrongHostKeyRefused(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{WrongHostKey: true})
+	for name, tc := range map[string]struct {
+		cfg  *ssh.Config
+		opts ssh.ConnectOptions
+	}{
+		"builder key":         {&ssh.Config{Host: srv.Host, Port: srv.Port, Username: sshtest.User, PrivateKeyFile: srv.ClientKeyFile}, ssh.ConnectOptions{HostKey: srv.HostKey}},
+		"ssh_host_public_key": {testConfig(srv), ssh.ConnectOptions{}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			_, err := ssh.Connect(context.Background(), tc.cfg, tc.opts)
+			var hke *ssh.HostKeyError
+			if !errors.As(err, &hke) {
+				t.Fatalf("Connect = %v, want a *ssh.HostKeyError", err)
+			}
+			if hke.Want[0] != fingerprint(srv) || hke.Got == hke.Want[0] || !strings.Contains(err.Error(), hke.Got) {
+				t.Errorf("error %q does not name the expected %s and a different presented key", err, fingerprint(srv))
+			}
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("a host key mismatch took %s: it must fail at once, not be retried", d)
+			}
+			if srv.Logins() != 0 {
+				t.Errorf("%d logins happened despite the wrong host key", srv.Logins())
+			}
+		})
+	}
+}
+
+func TestKnownHostsFile(t *testing.T) {
+	good := sshtest.Start(t, sshtest.Options{})
+	bad := sshtest.Start(t, sshtest.Options{WrongHostKey: true})
+	file := t.TempDir() + "/known_hosts"
+	lines := "[127.0.0.1]:" + itoa(good.Port) + " " + good.HostKeyLine + "\n[127.0.0.1]:" + itoa(bad.Port) + " " + bad.HostKeyLine + "\n"
+	if err := writeFile(file, lines); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.Config{Host: good.Host, Port: good.Port, Username: sshtest.User, PrivateKeyFile: good.ClientKeyFile, KnownHostsFile: file}
+	connect(t, cfg, ssh.ConnectOptions{})
+	cfg.Port = bad.Port
+	cfg.PrivateKeyFile = bad.ClientKeyFile
+	_, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{})
+	var hke *ssh.HostKeyError
+	if !errors.As(err, &hke) {
+		t.Fatalf("Connect to a server whose key is not in known_hosts = %v, want *ssh.HostKeyError", err)
+	}
+}
+
+func TestNoHostKeyPolicy(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	cfg := testConfig(srv)
+	cfg.HostPublicKey = ""
+	if _, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{}); err == nil || !strings.Contains(err.Error(), "ssh_host_key_check") {
+		t.Fatalf("Connect without any host key = %v, want a refusal naming ssh_host_key_check", err)
+	}
+	off := false
+	cfg.HostKeyCheck = &off
+	var warned bool
+	sink := event.SinkFunc(func(e event.Event) {
+		if m, ok := e.(*event.Message); ok && m.Level == event.Warn && strings.Contains(m.Text, "not be verified") {
+			warned = true
+		}
+	})
+	connect(t, cfg, ssh.ConnectOptions{Events: sink})
+	if !warned {
+		t.Error("ssh_host_key_check = false connected without a warning event")
+	}
+}
+
+func TestAuthFailureMessage(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{RejectAuth: true, Password: "pw"})
+	cfg := testConfig(srv)
+	cfg.Password = "wrong"
+	cfg.HandshakeAttempts = 2
+	_, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{Signer: srv.ClientSigner})
+	var ae *ssh.AuthError
+	if !errors.As(err, &ae) {
+		t.Fatalf("Connect = %v, want *ssh.AuthError", err)
+	}
+	msg := err.Error()
+	for _, want := range []string{`"kiln"`, "SHA256:", "builder key", srv.ClientKeyFile, "password", "publickey", "refused 2 times"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("auth error %q does not mention %q", msg, want)
+		}
+	}
+}
+
+func TestSilentServerTimesOut(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{Silent: true})
+	cfg := testConfig(srv)
+	cfg.Timeout = 3 * time.Second
+	start := time.Now()
+	_, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{})
+	if err == nil {
+		t.Fatal("Connect to a silent server succeeded")
+	}
+	if !strings.Contains(err.Error(), "no SSH banner") || !strings.Contains(err.Error(), "ssh_timeout") {
+		t.Errorf("error %q does not say the server never answered within ssh_timeout", err)
+	}
+	if d := time.Since(start); d > 6*time.Second {
+		t.Errorf("Connect gave up after %s, want about the 3 s ssh_timeout", d)
+	}
+}
+
+func TestReadinessAfterSilence(t *testing.T) {
+	// Like a NAT port forward: connections are accepted at once but only
+	// answered once the machine is up.
+	srv := sshtest.Start(t, sshtest.Options{ReadyAfter: 3 * time.Second})
+	comm := connect(t, testConfig(srv), ssh.ConnectOptions{})
+	if got := runOutput(t, comm, "echo up"); got != "up\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestDroppedMidCommand(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	comm := connect(t, testConfig(srv), ssh.ConnectOptions{})
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- comm.Run(context.Background(), &communicator.Cmd{Command: "echo started; sleep 30; echo finished", Stdout: pw})
+		pw.Close()
+	}()
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(pr, buf); err != nil || string(buf) != "started\n" {
+		t.Fatalf("command output %q, %v", buf, err)
+	}
+	go io.Copy(io.Discard, pr)
+	srv.Drop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, communicator.ErrDisconnected) {
+			t.Fatalf("Run after the connection dropped = %v, want ErrDisconnected", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not notice the dropped connection within 15 s")
+	}
+	// The next call reconnects.
+	if got := runOutput(t, comm, "echo again"); got != "again\n" {
+		t.Errorf("after reconnect: %q", got)
+	}
+	if srv.Logins() != 2 {
+		t.Errorf("logins = %d, want 2 (one reconnect)", srv.Logins())
+	}
+}
+
+func TestDroppedMidUpload(t *testing.T) {
+	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
+		t.Run(method, func(t *testing.T) {
+			// scp is a command: cut it with Drop once data flows.
+			srv := sshtest.Start(t, sshtest.Options{DropAfter: 1 << 20})
+			cfg := testConfig(srv)
+			cfg.FileTransferMethod = method
+			comm := connect(t, cfg, ssh.ConnectOptions{})
+			data := make([]byte, 8<<20)
+			rand.Read(data)
+			r := io.Reader(bytes.NewReader(data))
+			if method == ssh.MethodSCP {
+				r = &dropAt{r: r, at: 1 << 20, drop: srv.Drop}
+			}
+			dst := t.TempDir() + "/upload"
+			err := comm.Upload(context.Background(), dst, r, int64(len(data)), 0o644)
+			if err == nil {
+				t.Fatal("Upload succeeded although the connection was cut")
+			}
+			if !errors.Is(err, communicator.ErrDisconnected) {
+				t.Errorf("Upload = %v, want an error wrapping ErrDisconnected", err)
+			}
+			// The next upload reconnects and succeeds.
+			if err := comm.Upload(context.Background(), dst, bytes.NewReader([]byte("ok")), 2, 0o644); err != nil {
+				t.Fatalf("Upload after reconnect: %v", err)
+			}
+		})
+	}
+}
+
+// dropAt calls drop once at bytes have been read.
+type dropAt struct {
+	r    io.Reader
+	at   int
+	n    int
+	once sync.Once
+	drop func()
+}
+
+func (d *dropAt) Read(p []byte) (int, error) {
+	n, err := d.r.Read(p)
+	d.n += n
+	if d.n >= d.at {
+		d.once.Do(d.drop)
+	}
+	return n, err
+}
+
+func TestReconnect(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	comm := connect(t, testConfig(srv), ssh.ConnectOptions{})
+	if err := comm.Reconnect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := runOutput(t, comm, "echo x"); got != "x\n" {
+		t.Errorf("got %q", got)
+	}
+	if srv.Logins() != 2 {
+		t.Errorf("logins = %d after Reconnect, want 2", srv.Logins())
+	}
+}
+
+func TestClosedComm(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	comm := connect(t, testConfig(srv), ssh.ConnectOptions{})
+	comm.Close()
+	if err := comm.Run(context.Background(), &communicator.Cmd{Command: "true"}); err == nil {
+		t.Fatal("Run after Close succeeded")
+	}
+}
+
+func runOutput(t *testing.T, comm *ssh.Comm, command string) string {
+	t.Helper()
+	var out bytes.Buffer
+	if err := comm.Run(context.Background(), &communicator.Cmd{Command: command, Stdout: &out}); err != nil {
+		t.Fatalf("run %q: %v", command, err)
+	}
+	return out.String()
+}
