@@ -2,7 +2,6 @@ package qemu
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -68,16 +67,7 @@ func TestInterruptEachStage(t *testing.T) {
 	for _, st := range stages {
 		t.Run(strings.ReplaceAll(st.step, " ", "_"), func(t *testing.T) {
 			work := t.TempDir()
-			b := newBuilder(t, fmt.Sprintf(`
-disk_image       = true
-iso_url          = %q
-iso_checksum     = "none"
-use_backing_file = true
-accelerator      = "tcg"
-headless         = true
-output_directory = %q
-ssh_timeout      = "5m"
-`, src, filepath.Join(work, "out")))
+			b := newBuilder(t, sourceBody(src, filepath.Join(work, "out"), `iso_checksum = "none"`+"\n"+`accelerator = "tcg"`))
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			rec := &recorder{}
@@ -113,8 +103,7 @@ func TestOutputExists(t *testing.T) {
 	if err := os.WriteFile(old, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	body := fmt.Sprintf("disk_image = true\niso_url = %q\niso_checksum = \"none\"\naccelerator = \"tcg\"\nheadless = true\noutput_directory = %q\n", src, out)
-	b := newBuilder(t, body)
+	b := newBuilder(t, sourceBody(src, out, "iso_checksum = \"none\"\naccelerator = \"tcg\""))
 	_, err := b.Run(context.Background(), &builder.Env{Info: builder.Info{SourceName: "x"}}, noHook(t))
 	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), "-force") {
 		t.Fatalf("existing output: %v", err)
@@ -138,15 +127,9 @@ func TestGuestStopsBeforeSSH(t *testing.T) {
 	t.Parallel()
 	vmTools(t)
 	work := t.TempDir()
-	b := newBuilder(t, fmt.Sprintf(`
-disk_image       = true
-iso_url          = %q
-iso_checksum     = "none"
-accelerator      = "tcg"
-headless         = true
-output_directory = %q
-qemuargs         = [["-no-reboot"], ["-boot", "reboot-timeout=1000"]]
-`, blankImage(t), filepath.Join(work, "out")))
+	b := newBuilder(t, sourceBody(blankImage(t), filepath.Join(work, "out"), `iso_checksum = "none"
+accelerator  = "tcg"
+qemuargs     = [["-no-reboot"], ["-boot", "reboot-timeout=1000"]]`))
 	start := time.Now()
 	_, err := b.Run(context.Background(), &builder.Env{Info: builder.Info{SourceName: "x"}}, noHook(t))
 	if err == nil {

@@ -89,6 +89,19 @@ func vmTools(t *testing.T) {
 	testenv.Tool(t, "xorriso")
 }
 
+// sourceBody returns a source body that boots an overlay of image, headless,
+// into outDir, with extra attributes.
+func sourceBody(image, outDir, extra string) string {
+	return fmt.Sprintf("disk_image = true\niso_url = %q\nuse_backing_file = true\nheadless = true\noutput_directory = %q\n%s\n",
+		image, outDir, extra)
+}
+
+// bootBase returns the attributes that boot the base image's kernel.
+func bootBase(base string) string {
+	return fmt.Sprintf("memory = 1024\nssh_timeout = \"10m\"\nkernel = %q\ninitrd = %q\nkernel_args = \"root=/dev/vda rw console=ttyS0\"\n",
+		filepath.Join(base, "vmlinuz"), filepath.Join(base, "initrd.img"))
+}
+
 func parseBody(t *testing.T, src string) hcl.Body {
 	t.Helper()
 	f, diags := hclparse.NewParser().ParseHCL([]byte(src), "test.pkr.hcl")
@@ -232,24 +245,14 @@ func TestVMBuildAndBoot(t *testing.T) {
 	}
 	work := t.TempDir()
 	outDir := filepath.Join(work, "out")
-	b := newBuilder(t, fmt.Sprintf(`
-disk_image       = true
-iso_url          = %q
+	b := newBuilder(t, sourceBody(filepath.Join(base, "base.qcow2"), outDir, bootBase(base)+fmt.Sprintf(`
 iso_checksum     = "sha256:%s"
-use_backing_file = true
 disk_compression = true
-headless         = true
-memory           = 1024
-kernel           = %q
-initrd           = %q
-kernel_args      = "root=/dev/vda rw console=ttyS0"
-output_directory = %q
 vm_name          = "web"
 shutdown_command = "systemctl poweroff"
 ssh_username     = "root"
-ssh_timeout      = "10m"
 cd_content       = { "kiln-test.txt" = "on the seed CD" }
-`, filepath.Join(base, "base.qcow2"), sum, filepath.Join(base, "vmlinuz"), filepath.Join(base, "initrd.img"), outDir))
+`, sum)))
 
 	events := &recorder{t: t}
 	token := fmt.Sprintf("kiln proof %d", time.Now().UnixNano())
@@ -419,19 +422,7 @@ func TestVMInterruptProvision(t *testing.T) {
 	vmTools(t)
 	base := baseImage(t)
 	work := t.TempDir()
-	b := newBuilder(t, fmt.Sprintf(`
-disk_image       = true
-iso_url          = %q
-iso_checksum     = "none"
-use_backing_file = true
-headless         = true
-memory           = 1024
-kernel           = %q
-initrd           = %q
-kernel_args      = "root=/dev/vda rw console=ttyS0"
-output_directory = %q
-ssh_timeout      = "10m"
-`, filepath.Join(base, "base.qcow2"), filepath.Join(base, "vmlinuz"), filepath.Join(base, "initrd.img"), filepath.Join(work, "out")))
+	b := newBuilder(t, sourceBody(filepath.Join(base, "base.qcow2"), filepath.Join(work, "out"), bootBase(base)+`iso_checksum = "none"`))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 	defer cancel()
 	var ran bool
