@@ -220,6 +220,11 @@ func (s *Server) writeFiles(extra []string) error {
 		"MaxSessions 64",
 		"MaxStartups 64",
 		"AcceptEnv *",
+		// bash sources ~/.bashrc for commands sshd runs unless it thinks
+		// it is nested; root's .bashrc on these machines runs `pyenv
+		// init` (about 0.2 s), where a cloud image's returns at once for
+		// non-interactive shells.
+		"SetEnv SHLVL=1",
 		"LogLevel VERBOSE",
 	}
 	conf = append(conf, extra...)
