@@ -168,6 +168,10 @@ func (b *Builder) prepare(_ context.Context, s *state, u *step.Undo) error {
 		return fmt.Errorf("temporary directory: %w", err)
 	}
 	tmp := s.tmp
+	if s.env.Debug {
+		s.events.Emit(&event.Message{Level: event.Info, Text: "debug: keeping " + tmp + " (serial console log, login key, seed)"})
+		return nil
+	}
 	u.Push("temporary directory "+tmp, func(context.Context) error { return os.RemoveAll(tmp) })
 	return nil
 }
@@ -237,6 +241,11 @@ func (b *Builder) createSeed(ctx context.Context, s *state, _ *step.Undo) error 
 			return err
 		}
 		s.keys = keys
+		if s.env.Debug {
+			if err := os.WriteFile(filepath.Join(s.tmp, "login_ed25519"), []byte(keys.loginPEM), 0o600); err != nil {
+				return fmt.Errorf("debug: write login key: %w", err)
+			}
+		}
 		// A template that brings its own credentials gets no kiln key.
 		s.injected = b.cfg.PrivateKeyFile == "" && b.cfg.Password == "" && !b.cfg.AgentAuth
 		seed = &seedSpec{user: b.cfg.username(), hostPEM: keys.hostPEM, hostPub: keys.hostPub, instanceID: instanceID(s.env.Info)}

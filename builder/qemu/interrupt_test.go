@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	gossh "golang.org/x/crypto/ssh"
+
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
@@ -142,4 +144,42 @@ qemuargs     = [["-no-reboot"], ["-boot", "reboot-timeout=1000"]]`))
 		t.Errorf("error does not say qemu exited: %v", err)
 	}
 	assertClean(t, b, work, false)
+}
+
+// TestDebugKeepsTemporaryFiles checks that -debug keeps the temporary
+// directory with the login key (0600) and the serial log, and still leaves
+// no qemu running.
+func TestDebugKeepsTemporaryFiles(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	work := t.TempDir()
+	b := newBuilder(t, sourceBody(blankImage(t), filepath.Join(work, "out"), "iso_checksum = \"none\"\naccelerator = \"tcg\""))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &recorder{}
+	_, err := b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Debug: true, Events: cancelAt(rec, "connect", time.Second, cancel)}, noHook(t))
+	if err == nil {
+		t.Fatal("interrupted build succeeded")
+	}
+	if procs := qemuProcesses(t, b.tmpRoot); len(procs) > 0 {
+		t.Errorf("qemu still running: %v", procs)
+	}
+	keys, _ := filepath.Glob(filepath.Join(b.tmpRoot, "kiln-qemu-*", "login_ed25519"))
+	if len(keys) != 1 {
+		t.Fatalf("login key kept: %v", keys)
+	}
+	st, err := os.Stat(keys[0])
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("login key mode: %v, %v", st.Mode(), err)
+	}
+	data, _ := os.ReadFile(keys[0])
+	if _, err := gossh.ParsePrivateKey(data); err != nil {
+		t.Errorf("login key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(keys[0]), "serial.log")); err != nil {
+		t.Errorf("serial log: %v", err)
+	}
+	if !anyContains(rec.messages(), "debug: keeping") {
+		t.Errorf("no message says where: %v", rec.messages())
+	}
 }

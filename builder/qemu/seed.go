@@ -28,6 +28,7 @@ import (
 type buildKeys struct {
 	login    gossh.Signer
 	loginPub string // authorized_keys line
+	loginPEM string // OpenSSH private key
 	host     gossh.Signer
 	hostPEM  string // OpenSSH private key
 	hostPub  string // authorized_keys line
@@ -45,15 +46,16 @@ func generateKeys(comment string) (*buildKeys, error) {
 			return nil, fmt.Errorf("generate %s key: %w", which, err)
 		}
 		pub := strings.TrimSpace(string(gossh.MarshalAuthorizedKey(signer.PublicKey()))) + " " + comment
-		if which == "login" {
-			k.login, k.loginPub = signer, pub
-			continue
-		}
 		block, err := gossh.MarshalPrivateKey(priv, comment)
 		if err != nil {
-			return nil, fmt.Errorf("encode host key: %w", err)
+			return nil, fmt.Errorf("encode %s key: %w", which, err)
 		}
-		k.host, k.hostPEM, k.hostPub = signer, string(pem.EncodeToMemory(block)), pub
+		privPEM := string(pem.EncodeToMemory(block))
+		if which == "login" {
+			k.login, k.loginPub, k.loginPEM = signer, pub, privPEM
+		} else {
+			k.host, k.hostPub, k.hostPEM = signer, pub, privPEM
+		}
 	}
 	return k, nil
 }
