@@ -59,7 +59,7 @@ a second one stops the cleanup and lists what was left behind.`, io)
 		return usageError(fs, "-on-error=ask needs a terminal on standard input and the text output")
 	}
 
-	colored := useColor(*color, io) && !*asJSON && !*machine
+	colored := useColor(*color, io.outTTY, io) && !*asJSON && !*machine
 	tpl, diags := loadTemplate(fs.Arg(0), lf.options()...)
 	writeDiagnostics(io, tpl, diags, *color)
 	if diags.HasErrors() {
@@ -86,7 +86,7 @@ a second one stops the cleanup and lists what was left behind.`, io)
 		opts = append(opts, kiln.WithEvents(m))
 		notify = m.notice
 	default:
-		t := newTextRenderer(io.out, colored, io.outTTY, *timestamps, termWidth())
+		t := newTextRenderer(io.out, colored, io.outTTY, *timestamps, termWidth(os.Stdout))
 		opts = append(opts, kiln.WithEvents(t))
 		notify = t.cancelling
 		if policy == step.Ask {

@@ -28,7 +28,7 @@ and post-processors. PATH is a template file or a directory of them.`, io)
 		return usageError(fs, "expected one PATH, got %d", fs.NArg())
 	}
 	tpl, diags := loadTemplate(fs.Arg(0), lf.options()...)
-	writeDiagnostics(io, tpl, diags, useColor(*color, io))
+	writeDiagnostics(io, tpl, diags, *color)
 	if diags.HasErrors() {
 		return exitFailed
 	}

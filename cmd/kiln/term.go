@@ -9,15 +9,15 @@ import (
 // isTerminal reports whether f is a terminal.
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
 
-// useColor decides whether to colour output: only on a terminal, unless
-// -color=false, NO_COLOR or TERM=dumb says otherwise.
-func useColor(flagOn bool, io stdio) bool {
-	return flagOn && io.outTTY && io.getenv("NO_COLOR") == "" && io.getenv("TERM") != "dumb"
+// useColor decides whether to colour output going to a terminal (tty):
+// yes, unless -color=false, NO_COLOR or TERM=dumb says otherwise.
+func useColor(flagOn, tty bool, io stdio) bool {
+	return flagOn && tty && io.getenv("NO_COLOR") == "" && io.getenv("TERM") != "dumb"
 }
 
-// termWidth returns the width of the terminal on stdout, or 0 when unknown.
-func termWidth() int {
-	w, _, err := term.GetSize(int(os.Stdout.Fd()))
+// termWidth returns the width of the terminal f is, or 0 when unknown.
+func termWidth(f *os.File) int {
+	w, _, err := term.GetSize(int(f.Fd()))
 	if err != nil {
 		return 0
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -69,24 +70,24 @@ func loadTemplate(path string, opts ...template.LoadOption) (*template.Template,
 }
 
 // writeDiagnostics prints diags to the error output with snippets, sensitive
-// values of tpl masked; colour is used when color is set and the error output
-// is a terminal.
+// values of tpl masked; color is the -color flag.
 func writeDiagnostics(io stdio, tpl *template.Template, diags hcl.Diagnostics, color bool) {
 	if len(diags) == 0 {
 		return
 	}
-	tpl.WriteDiagnostics(io.errOut, diags, color && io.errTTY, diagWidth(io))
+	tpl.WriteDiagnostics(io.errOut, diags, useColor(color, io.errTTY, io), diagWidth(io))
 }
 
 // writeFileDiagnostics prints diags about one file whose contents are src.
 func writeFileDiagnostics(io stdio, name string, src []byte, diags hcl.Diagnostics, color bool) {
 	files := map[string]*hcl.File{name: {Bytes: src}}
-	template.WriteDiagnostics(io.errOut, files, diags, color && io.errTTY, diagWidth(io))
+	template.WriteDiagnostics(io.errOut, files, diags, useColor(color, io.errTTY, io), diagWidth(io))
 }
 
+// diagWidth is the width diagnostics wrap at: the terminal's, or none.
 func diagWidth(io stdio) uint {
 	if !io.errTTY {
 		return 0
 	}
-	return uint(max(termWidth(), 0))
+	return uint(max(termWidth(os.Stderr), 0))
 }
