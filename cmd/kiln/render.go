@@ -331,7 +331,8 @@ func (p *bar) render(now time.Time, width int) string {
 	case p.done > 0:
 		tail = " " + count(p.done)
 	}
-	if p.unit == "bytes" && el > 0 {
+	// A rate over a shorter time says nothing yet.
+	if p.unit == "bytes" && el >= 200*time.Millisecond {
 		tail += fmt.Sprintf(" %s/s", bytesString(rate(p.done, el)))
 	}
 	tail += " " + round(el).String()
