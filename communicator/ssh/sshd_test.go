@@ -2,12 +2,15 @@ package ssh_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/communicator/commtest"
 	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/sshtest"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
@@ -59,4 +62,66 @@ func signals(srv *testsshd.Server) []commtest.Option {
 		return []commtest.Option{commtest.NoSignals()}
 	}
 	return nil
+}
+
+func TestBastion(t *testing.T) {
+	bastion := testsshd.Start(t, testsshd.Config("LogLevel DEBUG1"))
+	target := sshtest.Start(t, sshtest.Options{})
+	cfg := testConfig(target)
+	cfg.BastionHost = bastion.Host
+	cfg.BastionPort = bastion.Port
+	cfg.BastionUsername = bastion.User
+	cfg.BastionPrivateKeyFile = bastion.ClientKeyFile
+	cfg.KnownHostsFile = bastion.KnownHostsFile // verifies the bastion
+	comm := connect(t, cfg, ssh.ConnectOptions{})
+	if got := runOutput(t, comm, "echo via bastion"); got != "via bastion\n" {
+		t.Errorf("got %q", got)
+	}
+	if want := "direct-tcpip"; !strings.Contains(bastion.Log(), want) {
+		t.Errorf("the bastion's log has no %q: the connection did not go through it", want)
+	}
+	if target.Logins() != 1 {
+		t.Errorf("target logins = %d, want 1", target.Logins())
+	}
+}
+
+func TestPTY(t *testing.T) {
+	srv := testsshd.Start(t)
+	cfg := sshdConfig(srv)
+	cfg.PTY = true
+	comm := connect(t, cfg, ssh.ConnectOptions{})
+	if got := runOutput(t, comm, "tty"); !strings.HasPrefix(got, "/dev/pts/") {
+		t.Errorf("tty printed %q with ssh_pty = true", got)
+	}
+}
+
+func TestKnownHostsSSHD(t *testing.T) {
+	srv := testsshd.Start(t)
+	cfg := sshdConfig(srv)
+	cfg.HostPublicKey = ""
+	cfg.KnownHostsFile = srv.KnownHostsFile
+	comm := connect(t, cfg, ssh.ConnectOptions{})
+	if got := runOutput(t, comm, "echo ok"); got != "ok\n" {
+		t.Errorf("got %q", got)
+	}
+}
+
+func TestClearAuthorizedKeys(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	comm := connect(t, testConfig(srv), ssh.ConnectOptions{})
+	home := t.TempDir()
+	if err := os.MkdirAll(home+"/.ssh", 0o700); err != nil {
+		t.Fatal(err)
+	}
+	keys := home + "/.ssh/authorized_keys"
+	if err := os.WriteFile(keys, []byte("ssh-ed25519 AAAA test\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home) // the in-process server's commands inherit it
+	if err := comm.ClearAuthorizedKeys(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(keys); !os.IsNotExist(err) {
+		t.Errorf("authorized_keys still there after ClearAuthorizedKeys (%v)", err)
+	}
 }

@@ -75,7 +75,8 @@ func Delay(d time.Duration) Option { return func(o *options) { o.delay = d } }
 // Port makes sshd listen on port instead of a free one.
 func Port(port int) Option { return func(o *options) { o.port = port } }
 
-// Config adds sshd_config lines ("PasswordAuthentication yes").
+// Config adds sshd_config lines ("PasswordAuthentication yes"); they take
+// precedence over testsshd's own.
 func Config(lines ...string) Option { return func(o *options) { o.extra = append(o.extra, lines...) } }
 
 // Start starts sshd and waits until it listens (unless Delay is given). It
@@ -206,7 +207,9 @@ func (s *Server) writeFiles(extra []string) error {
 		return err
 	}
 
-	conf := []string{
+	// sshd takes the first value of a keyword: extra lines go first so
+	// that they override the defaults below.
+	conf := append(extra[:len(extra):len(extra)],
 		fmt.Sprintf("ListenAddress %s:%d", s.Host, s.Port),
 		"HostKey " + hostKeyFile,
 		"AuthorizedKeysFile " + authorized,
@@ -226,8 +229,7 @@ func (s *Server) writeFiles(extra []string) error {
 		// non-interactive shells.
 		"SetEnv SHLVL=1",
 		"LogLevel VERBOSE",
-	}
-	conf = append(conf, extra...)
+	)
 	return os.WriteFile(filepath.Join(s.Dir, "sshd_config"), []byte(strings.Join(conf, "\n")+"\n"), 0o644)
 }
 
