@@ -211,8 +211,8 @@ func (s *Server) writeFiles(extra []string) error {
 	// that they override the defaults below.
 	conf := append(extra[:len(extra):len(extra)],
 		fmt.Sprintf("ListenAddress %s:%d", s.Host, s.Port),
-		"HostKey " + hostKeyFile,
-		"AuthorizedKeysFile " + authorized,
+		"HostKey "+hostKeyFile,
+		"AuthorizedKeysFile "+authorized,
 		"PidFile none",
 		"UsePAM no",
 		"StrictModes no",
