@@ -34,7 +34,6 @@ const (
 	ansiBlue   = "\x1b[34m"
 	ansiPurple = "\x1b[35m"
 	ansiCyan   = "\x1b[36m"
-	ansiFaint  = "\x1b[2m"
 )
 
 // buildColors are given to builds in turn, so parallel builds' lines can be
