@@ -312,6 +312,7 @@ func TestIntegrationFailures(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel() // each case has its own moto_server and sshd port
 			r := newRig(t)
 			var f *faults
 			if tc.op != "" {
