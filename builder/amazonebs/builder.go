@@ -110,7 +110,12 @@ type state struct {
 func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) (artifact.Artifact, error) {
 	cfg := b.cfg
 	if cfg.Region == "" {
-		return nil, fmt.Errorf("amazon-ebs: region is not set")
+		// No region in the template: the SDK's (AWS_REGION, profile).
+		awsCfg, err := cfg.AccessConfig.Load(ctx, "")
+		if err != nil {
+			return nil, fmt.Errorf("amazon-ebs: %w", err)
+		}
+		cfg.Region = awsCfg.Region
 	}
 	events := env.Events
 	if events == nil {

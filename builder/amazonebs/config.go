@@ -199,6 +199,9 @@ func (c *Config) validate(body hcl.Body) hcl.Diagnostics {
 	if c.KeyPairName != "" && c.TempKeyPairName != "" {
 		bad("temporary_key_pair_name", "Conflicting options", "temporary_key_pair_name has no effect with ssh_keypair_name.")
 	}
+	if (c.VpcID != "" || c.VpcFilter != nil) && c.SubnetID == "" && c.SubnetFilter == nil {
+		bad("vpc_id", "Missing subnet", "With vpc_id or vpc_filter, set subnet_id or subnet_filter too: the instance must be launched into a subnet of that VPC.")
+	}
 	if c.SecurityGroupID != "" && len(c.SecurityGroupIDs) > 0 {
 		bad("security_group_ids", "Conflicting options", "Set security_group_id or security_group_ids, not both.")
 	}

@@ -55,6 +55,7 @@ func TestNewInvalid(t *testing.T) {
 		"bad deprecate_at":   {base + `deprecate_at = "tomorrow"`, "RFC 3339"},
 		"unused region key":  {base + `region_kms_key_ids = { "eu-west-1" = "k" }`, "neither region nor in ami_regions"},
 		"bad key type":       {base + `temporary_key_pair_type = "dsa"`, "temporary_key_pair_type"},
+		"vpc, no subnet":     {base + `vpc_id = "vpc-1"`, "subnet_id or subnet_filter"},
 		"bad hop limit":      {base + "metadata_options {\n http_put_response_hop_limit = 99\n}", "hop_limit"},
 	}
 	for name, tc := range cases {

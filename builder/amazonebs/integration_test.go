@@ -246,7 +246,7 @@ func TestIntegrationHappyPath(t *testing.T) {
 		}
 		for _, s := range so.Snapshots {
 			st := tagMap(s.Tags)
-			if st["Kind"] != "root" || st[awsutil.TagTemporary] != "" {
+			if st["Kind"] != "root" || st["Region"] != region || st[awsutil.TagTemporary] != "" {
 				t.Errorf("%s: snapshot %s tags %v", region, aws.ToString(s.SnapshotId), st)
 			}
 		}

@@ -277,7 +277,8 @@ func stepShare(ctx context.Context, s *state, _ *step.Undo) error {
 	return nil
 }
 
-// stepTag applies tags and snapshot_tags (rendered per region), then removes
+// stepTag applies tags to the images and their snapshots and snapshot_tags
+// to the snapshots (rendered per region), then removes
 // the temporary marks: from here on the images are the build's result.
 func stepTag(ctx context.Context, s *state, _ *step.Undo) error {
 	if s.cfg.SkipCreateAMI {
@@ -298,9 +299,16 @@ func stepTag(ctx context.Context, s *state, _ *step.Undo) error {
 		if err != nil {
 			return fmt.Errorf("tags: %w", err)
 		}
+		// As in Packer, snapshots get the AMI's tags, overridden by
+		// snapshot_tags.
 		snapTags, err := s.renderTags(s.cfg.SnapshotTags, region)
 		if err != nil {
 			return fmt.Errorf("snapshot_tags: %w", err)
+		}
+		for k, v := range tags {
+			if _, ok := snapTags[k]; !ok {
+				snapTags[k] = v
+			}
 		}
 		if len(tags) > 0 {
 			if _, err := client.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: awsutil.Tags(tags)}); err != nil {
