@@ -3,7 +3,9 @@ package amazonebs
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
@@ -72,13 +74,8 @@ func describeSource(c *Config) string {
 // filters turns a Packer filters map into EC2 filters. A value is a single
 // pattern, as in Packer.
 func filters(m map[string]string) []types.Filter {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]types.Filter, 0, len(keys))
-	for _, k := range keys {
+	out := make([]types.Filter, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, types.Filter{Name: aws.String(k), Values: []string{m[k]}})
 	}
 	return out

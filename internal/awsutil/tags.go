@@ -1,7 +1,8 @@
 package awsutil
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -31,13 +32,8 @@ func TempTags(buildID string, now time.Time, ttl time.Duration) []types.Tag {
 
 // Tags converts a map to EC2 tags, sorted by key so requests are stable.
 func Tags(m map[string]string) []types.Tag {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]types.Tag, 0, len(keys))
-	for _, k := range keys {
+	out := make([]types.Tag, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
 	return out
