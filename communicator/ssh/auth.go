@@ -17,9 +17,10 @@ type credentials struct {
 	user    string
 	signers []gossh.Signer
 	// keyNotes describes each signer ("ED25519 SHA256:... (builder key)").
-	keyNotes []string
-	agent    agent.ExtendedAgent
-	password string
+	keyNotes  []string
+	agent     agent.ExtendedAgent
+	agentConn net.Conn
+	password  string
 
 	mu      sync.Mutex
 	allowed []string // methods the server last said it accepts
@@ -53,12 +54,20 @@ func loadCredentials(src credentialSource) (*credentials, error) {
 		if err != nil {
 			return nil, fmt.Errorf("ssh: connect to agent at SSH_AUTH_SOCK: %w", err)
 		}
-		cr.agent = agent.NewClient(c)
+		cr.agent, cr.agentConn = agent.NewClient(c), c
 	}
 	if len(cr.signers) == 0 && cr.agent == nil && cr.password == "" {
+		cr.close()
 		return nil, fmt.Errorf("ssh: no way to log in as %q: set ssh_private_key_file, ssh_password or ssh_agent_auth", src.user)
 	}
 	return cr, nil
+}
+
+// close releases the connection to the agent, if any.
+func (cr *credentials) close() {
+	if cr != nil && cr.agentConn != nil {
+		cr.agentConn.Close()
+	}
 }
 
 func readSigner(keyFile, certFile string) (gossh.Signer, error) {

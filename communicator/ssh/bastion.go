@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"sync"
 
 	gossh "golang.org/x/crypto/ssh"
 
@@ -19,7 +20,9 @@ type bastionDialer struct {
 	cc     *gossh.ClientConfig
 	creds  *credentials
 	events event.Sink
-	cur    *conn
+
+	mu  sync.Mutex // connection attempts run in parallel
+	cur *conn
 }
 
 func newBastionDialer(cfg *Config, targetUser string, events event.Sink) (*bastionDialer, error) {
@@ -59,6 +62,8 @@ func newBastionDialer(cfg *Config, targetUser string, events event.Sink) (*basti
 
 // client returns a live connection to the bastion, dialling it if needed.
 func (b *bastionDialer) client(ctx context.Context) (*gossh.Client, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	if b.cur != nil && !b.cur.lost() {
 		return b.cur.client, nil
 	}
@@ -84,7 +89,13 @@ func (b *bastionDialer) client(ctx context.Context) (*gossh.Client, error) {
 }
 
 func (b *bastionDialer) close() {
-	if b != nil && b.cur != nil {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.cur != nil {
 		b.cur.close()
 	}
+	b.creds.close()
 }

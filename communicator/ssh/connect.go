@@ -49,6 +49,7 @@ const (
 	retryMin      = 100 * time.Millisecond
 	retryMax      = time.Second
 	retrySlowdown = 30 // the retry interval is the time waited so far / retrySlowdown
+	maxInFlight   = 24 // connection attempts waiting at once: enough for one every 100 ms to wait out bannerTimeout
 )
 
 // Comm is a Communicator over one SSH connection, shared by every command and
@@ -71,6 +72,9 @@ type Comm struct {
 	sem    chan struct{}
 	cur    *conn
 	closed bool
+	// closing is closed by Close, to stop a connection loop in progress.
+	closing     chan struct{}
+	closingOnce sync.Once
 }
 
 // Connect waits until the machine completes an SSH handshake and accepts a
@@ -85,7 +89,7 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (*Comm, erro
 	if diags := cfg.Validate(nil); diags.HasErrors() {
 		return nil, fmt.Errorf("ssh: invalid config: %s", diags.Error())
 	}
-	c := &Comm{cfg: *cfg, events: opts.Events, sem: make(chan struct{}, 1)}
+	c := &Comm{cfg: *cfg, events: opts.Events, sem: make(chan struct{}, 1), closing: make(chan struct{})}
 	if c.events == nil {
 		c.events = event.Discard
 	}
@@ -138,6 +142,7 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (*Comm, erro
 	defer c.unlock()
 	if _, err := c.connectLocked(ctx, "connected"); err != nil {
 		c.bastion.close()
+		c.target.close()
 		return nil, err
 	}
 	return c, nil
@@ -172,8 +177,10 @@ func (c *Comm) Reconnect(ctx context.Context) error {
 	return err
 }
 
-// Close closes the connection. Calls after Close fail.
+// Close closes the connection, also while a reconnection is under way.
+// Calls after Close fail.
 func (c *Comm) Close() error {
+	c.closingOnce.Do(func() { close(c.closing) })
 	c.sem <- struct{}{}
 	defer c.unlock()
 	c.closed = true
@@ -182,7 +189,17 @@ func (c *Comm) Close() error {
 		c.cur = nil
 	}
 	c.bastion.close()
+	c.target.close()
 	return nil
+}
+
+func (c *Comm) isClosing() bool {
+	select {
+	case <-c.closing:
+		return true
+	default:
+		return false
+	}
 }
 
 var errClosed = errors.New("ssh: communicator is closed")
@@ -214,50 +231,95 @@ func (c *Comm) conn(ctx context.Context) (*conn, error) {
 }
 
 // connectLocked dials until a login succeeds; c.sem is held.
+//
+// A new attempt starts every retry interval (100 ms at first, slowing to
+// 1 s) even while earlier ones still wait for a banner, up to maxInFlight at
+// once: behind a NAT port forward a connection accepted before the machine
+// is up never gets an answer, and only a fresh one will. The first login
+// wins and the others are abandoned.
 func (c *Comm) connectLocked(ctx context.Context, verb string) (*conn, error) {
 	timeout := c.cfg.timeout()
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	go func() {
+		select {
+		case <-c.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	type result struct {
+		cn  *conn
+		err error
+		n   int
+	}
+	results := make(chan result)
 	start := time.Now()
-	refused := 0
+	next := time.NewTimer(0)
+	defer next.Stop()
+	attempts, inFlight, refused := 0, 0, 0
 	var lastErr error
-	for attempt := 1; ; attempt++ {
-		cn, err := c.dialOnce(ctx)
-		if err == nil {
-			c.cur = cn
-			verified := "verified against " + c.hostKeys.source
-			if c.hostKeys.insecure {
-				verified = "NOT verified (ssh_host_key_check = false)"
+	for {
+		select {
+		case <-next.C:
+			if inFlight < maxInFlight {
+				attempts++
+				inFlight++
+				go func(n int) {
+					cn, err := c.dialOnce(ctx)
+					select {
+					case results <- result{cn, err, n}:
+					case <-ctx.Done():
+						if cn != nil {
+							cn.close()
+						}
+					}
+				}(attempts)
 			}
-			c.events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s to %s@%s in %s (attempt %d), host key %s %s",
-				verb, c.target.user, c.addr, time.Since(start).Round(time.Millisecond), attempt, cn.hostKey, verified)})
-			return cn, nil
-		}
-		var hke *HostKeyError
-		var ae *AuthError
-		switch {
-		case errors.As(err, &hke):
-			return nil, err
-		case errors.As(err, &ae):
-			refused++
-			if refused >= c.cfg.handshakeAttempts() {
-				return nil, fmt.Errorf("%w (refused %d times)", err, refused)
+			next.Reset(min(max(time.Since(start)/retrySlowdown, retryMin), retryMax))
+		case r := <-results:
+			inFlight--
+			if r.err == nil {
+				c.cur = r.cn
+				verified := "verified against " + c.hostKeys.source
+				if c.hostKeys.insecure {
+					verified = "NOT verified (ssh_host_key_check = false)"
+				}
+				c.events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s to %s@%s in %s (attempt %d), host key %s %s",
+					verb, c.target.user, c.addr, time.Since(start).Round(time.Millisecond), r.n, r.cn.hostKey, verified)})
+				return r.cn, nil
 			}
-		case isConfigMismatch(err):
-			return nil, fmt.Errorf("ssh: connect to %s: %w", c.addr, err)
-		}
-		if lastErr == nil || ctx.Err() == nil {
-			// An attempt cut short by the deadline says less than
-			// the one before it.
-			lastErr = err
-		}
-		wait := min(max(time.Since(start)/retrySlowdown, retryMin), retryMax)
-		if sleep(ctx, wait) != nil {
-			if ctx.Err() == context.DeadlineExceeded && time.Since(start) >= timeout {
+			var hke *HostKeyError
+			var ae *AuthError
+			switch {
+			case errors.As(r.err, &hke):
+				return nil, r.err
+			case errors.As(r.err, &ae):
+				refused++
+				if refused >= c.cfg.handshakeAttempts() {
+					return nil, fmt.Errorf("%w (refused %d times)", r.err, refused)
+				}
+			case isConfigMismatch(r.err):
+				return nil, fmt.Errorf("ssh: connect to %s: %w", c.addr, r.err)
+			}
+			if lastErr == nil || ctx.Err() == nil {
+				// An attempt cut short by the deadline says less than
+				// the one before it.
+				lastErr = r.err
+			}
+		case <-ctx.Done():
+			if lastErr == nil {
+				lastErr = errors.New("no attempt finished")
+			}
+			if parent.Err() == nil && !c.isClosing() {
 				return nil, fmt.Errorf("ssh: %s@%s did not accept SSH within ssh_timeout (%s, %d attempts); last error: %w",
-					c.target.user, c.addr, timeout, attempt, lastErr)
+					c.target.user, c.addr, timeout, attempts, lastErr)
 			}
-			return nil, fmt.Errorf("ssh: connect to %s: %w (last error: %v)", c.addr, context.Cause(ctx), lastErr)
+			if c.isClosing() {
+				return nil, errClosed
+			}
+			return nil, fmt.Errorf("ssh: connect to %s: %w (last error: %v)", c.addr, context.Cause(parent), lastErr)
 		}
 	}
 }

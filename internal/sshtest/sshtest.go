@@ -156,6 +156,10 @@ func (s *Server) Drop() {
 	}
 }
 
+// ReadyAt returns when the server starts answering: its start plus
+// Options.ReadyAfter.
+func (s *Server) ReadyAt() time.Time { return s.started.Add(s.opts.ReadyAfter) }
+
 // Logins returns how many logins succeeded so far.
 func (s *Server) Logins() int {
 	s.mu.Lock()
