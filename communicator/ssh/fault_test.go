@@ -262,3 +262,45 @@ func runOutput(t *testing.T, comm *ssh.Comm, command string) string {
 	}
 	return out.String()
 }
+
+// A machine that vanishes without a reset is noticed by keepalives, or by
+// ssh_read_write_timeout when keepalives are off.
+func TestFrozenServer(t *testing.T) {
+	short, off := 200*time.Millisecond, -time.Second
+	for name, mod := range map[string]func(*ssh.Config){
+		"keepalive":          func(c *ssh.Config) { c.KeepAliveInterval = &short },
+		"read_write_timeout": func(c *ssh.Config) { c.KeepAliveInterval = &off; c.ReadWriteTimeout = 500 * time.Millisecond },
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := sshtest.Start(t, sshtest.Options{})
+			cfg := testConfig(srv)
+			cfg.Timeout = 2 * time.Second
+			mod(cfg)
+			comm := connect(t, cfg, ssh.ConnectOptions{})
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				done <- comm.Run(context.Background(), &communicator.Cmd{Command: "echo started; sleep 30", Stdout: pw})
+				pw.Close()
+			}()
+			buf := make([]byte, 8)
+			if _, err := io.ReadFull(pr, buf); err != nil {
+				t.Fatal(err)
+			}
+			go io.Copy(io.Discard, pr)
+			srv.Freeze()
+			select {
+			case err := <-done:
+				if !errors.Is(err, communicator.ErrDisconnected) {
+					t.Fatalf("Run on a frozen server = %v, want ErrDisconnected", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Run did not notice the frozen server within 20 s")
+			}
+			// Reconnecting to the frozen server fails within ssh_timeout.
+			if err := comm.Run(context.Background(), &communicator.Cmd{Command: "true"}); err == nil || !strings.Contains(err.Error(), "ssh_timeout") {
+				t.Errorf("Run after the freeze = %v, want a timeout naming ssh_timeout", err)
+			}
+		})
+	}
+}

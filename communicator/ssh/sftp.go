@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/pkg/sftp"
 	"golang.org/x/sync/errgroup"
@@ -48,7 +49,20 @@ func newSFTPTransfer(cn *conn, upload bool) (*sftpTransfer, error) {
 
 func (s *sftpTransfer) close() { s.c.Close() }
 
+// remotePath makes a path that starts with ~/ relative, which SFTP takes as
+// relative to the login directory (SFTP does not expand ~).
+func remotePath(p string) string {
+	switch {
+	case p == "~":
+		return "."
+	case strings.HasPrefix(p, "~/"):
+		return p[2:]
+	}
+	return p
+}
+
 func (s *sftpTransfer) upload(dst string, r io.Reader, _ int64, mode fs.FileMode) error {
+	dst = remotePath(dst)
 	if err := s.mkdirAll(path.Dir(dst)); err != nil {
 		return err
 	}
@@ -86,6 +100,7 @@ func (s *sftpTransfer) mkdirAll(dir string) error {
 }
 
 func (s *sftpTransfer) download(src string, w io.Writer) error {
+	src = remotePath(src)
 	f, err := s.c.Open(src)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
@@ -98,6 +113,7 @@ func (s *sftpTransfer) download(src string, w io.Writer) error {
 }
 
 func (s *sftpTransfer) uploadDir(dst, src string, p *progress) error {
+	dst = remotePath(dst)
 	if err := s.mkdirAll(dst); err != nil {
 		return err
 	}
@@ -131,6 +147,7 @@ func (s *sftpTransfer) uploadDir(dst, src string, p *progress) error {
 }
 
 func (s *sftpTransfer) downloadDir(src, dst string, p *progress) error {
+	src = remotePath(src)
 	w := s.c.Walk(src)
 	for w.Step() {
 		if err := w.Err(); err != nil {

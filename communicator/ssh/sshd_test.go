@@ -125,3 +125,27 @@ func TestClearAuthorizedKeys(t *testing.T) {
 		t.Errorf("authorized_keys still there after ClearAuthorizedKeys (%v)", err)
 	}
 }
+
+// Paths under ~/ land in the login user's home directory by either method.
+func TestHomeRelativePaths(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	home := t.TempDir()
+	t.Setenv("HOME", home) // the in-process server's shell and scp use it
+	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
+		t.Run(method, func(t *testing.T) {
+			cfg := testConfig(srv)
+			cfg.FileTransferMethod = method
+			comm := connect(t, cfg, ssh.ConnectOptions{})
+			if err := comm.Upload(context.Background(), "~/"+method+"/f", strings.NewReader("hi"), 2, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var back strings.Builder
+			if err := comm.Download(context.Background(), "~/"+method+"/f", &back); err != nil || back.String() != "hi" {
+				t.Fatalf("Download ~/%s/f = %q, %v", method, back.String(), err)
+			}
+			if got := runOutput(t, comm, "cat \"$HOME/"+method+"/f\""); got != "hi" {
+				t.Errorf("$HOME/%s/f holds %q", method, got)
+			}
+		})
+	}
+}

@@ -62,6 +62,10 @@ type Server struct {
 	config  *gossh.ServerConfig
 	started time.Time
 
+	frozen     chan struct{} // closed by Freeze
+	freezeOnce sync.Once
+	closed     chan struct{} // closed by Close
+
 	mu     sync.Mutex
 	conns  map[net.Conn]struct{}
 	logins int
@@ -71,7 +75,7 @@ type Server struct {
 // Start starts a server on 127.0.0.1:0, stopped in t.Cleanup.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
-	s := &Server{opts: opts, conns: map[net.Conn]struct{}{}, started: time.Now()}
+	s := &Server{opts: opts, conns: map[net.Conn]struct{}{}, started: time.Now(), frozen: make(chan struct{}), closed: make(chan struct{})}
 	hostSigner := newSigner(t)
 	s.HostKey = hostSigner.PublicKey()
 	s.HostKeyLine = strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.HostKey)))
@@ -142,10 +146,21 @@ func newSigner(t testing.TB) gossh.Signer {
 
 // Close stops the server and cuts every connection.
 func (s *Server) Close() {
+	select {
+	case <-s.closed:
+		return
+	default:
+		close(s.closed)
+	}
 	s.ln.Close()
 	s.Drop()
 	s.wg.Wait()
 }
+
+// Freeze makes the server go silent on every connection, open or new,
+// without closing any: like a machine that vanished without a reset. Only
+// keepalives or a read timeout can notice.
+func (s *Server) Freeze() { s.freezeOnce.Do(func() { close(s.frozen) }) }
 
 // Drop cuts every open connection at once, as a crash or reboot would.
 func (s *Server) Drop() {
@@ -192,7 +207,7 @@ func (s *Server) serve() {
 				_, _ = io.Copy(io.Discard, c)
 				return
 			}
-			s.handle(c)
+			s.handle(&freezableConn{Conn: c, s: s})
 		}()
 	}
 }
@@ -243,6 +258,9 @@ func (s *Server) session(c net.Conn, ch gossh.Channel, reqs <-chan *gossh.Reques
 			}
 			command := parseString(req.Payload)
 			proc = exec.Command("/bin/sh", "-c", command)
+			if home, err := os.UserHomeDir(); err == nil {
+				proc.Dir = home
+			}
 			proc.Stdout, proc.Stderr = ch, ch.Stderr()
 			proc.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 			// Copy stdin ourselves: exec.Cmd.Wait would wait for a
@@ -275,7 +293,13 @@ func (s *Server) session(c net.Conn, ch gossh.Channel, reqs <-chan *gossh.Reques
 			}
 			_ = req.Reply(true, nil)
 			rw := &countingChannel{Channel: ch, n: sftpBytes, limit: s.opts.DropAfter, conn: c}
-			srv, err := sftp.NewServer(rw)
+			// Like sshd, start in the home directory ($HOME of the
+			// test process).
+			var opts []sftp.ServerOption
+			if home, err := os.UserHomeDir(); err == nil {
+				opts = append(opts, sftp.WithServerWorkingDirectory(home))
+			}
+			srv, err := sftp.NewServer(rw, opts...)
 			if err != nil {
 				return
 			}
@@ -358,4 +382,35 @@ func (c *countingChannel) Read(p []byte) (int, error) {
 		return 0, io.ErrUnexpectedEOF
 	}
 	return n, err
+}
+
+// freezableConn stops all traffic once the server is frozen, until Close.
+type freezableConn struct {
+	net.Conn
+	s *Server
+}
+
+func (c *freezableConn) hold() error {
+	select {
+	case <-c.s.frozen:
+		<-c.s.closed
+		return net.ErrClosed
+	default:
+		return nil
+	}
+}
+
+func (c *freezableConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if herr := c.hold(); herr != nil {
+		return 0, herr
+	}
+	return n, err
+}
+
+func (c *freezableConn) Write(p []byte) (int, error) {
+	if err := c.hold(); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(p)
 }
