@@ -304,11 +304,14 @@ func TestIntegrationFailures(t *testing.T) {
 		{name: "share", op: "ModifyImageAttribute", nth: 1},
 		{name: "share-snapshot", op: "ModifySnapshotAttribute", nth: 1},
 		{name: "untag", op: "DeleteTags", nth: 1},
-		{name: "cancel-at-launch", stop: "launch"},
-		{name: "cancel-at-provision", stop: "provision"},
-		{name: "cancel-at-create-image", stop: "create-image"},
-		{name: "cancel-at-copy", stop: "copy-image"},
-		{name: "cancel-at-tag", stop: "tag"},
+	}
+	// Cancellation (the CLI's SIGINT) as each step starts.
+	for _, st := range steps() {
+		cases = append(cases, struct {
+			name, op  string
+			nth       int
+			cmd, stop string
+		}{name: "cancel-at-" + st.Name, stop: st.Name})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
