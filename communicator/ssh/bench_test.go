@@ -49,3 +49,17 @@ func BenchmarkUpload(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkUploadSmall measures the fixed cost of an upload (a provisioner
+// script) over the shared connection to a real sshd.
+func BenchmarkUploadSmall(b *testing.B) {
+	srv := testsshd.Start(b)
+	comm := connect(b, sshdConfig(srv), ssh.ConnectOptions{Events: event.Discard})
+	script := []byte("#!/bin/sh\necho hello\n")
+	dst := filepath.Join(b.TempDir(), "dir", "script.sh")
+	for b.Loop() {
+		if err := comm.Upload(context.Background(), dst, bytes.NewReader(script), int64(len(script)), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
