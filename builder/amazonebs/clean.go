@@ -20,7 +20,7 @@ import (
 type CleanOptions struct {
 	// Access says how to reach AWS; its Region is swept when Regions is
 	// empty.
-	Access awsutil.AccessConfig
+	Access AccessConfig
 	// Regions to sweep for tagged temporary resources. The regions named in
 	// the journals of dead builds are always swept as well.
 	Regions []string

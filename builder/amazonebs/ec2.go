@@ -50,6 +50,11 @@ type EC2 interface {
 
 var _ EC2 = (*ec2.Client)(nil)
 
+// AccessConfig holds the AWS access options (region, profile, keys,
+// assume_role, custom_endpoint_ec2, max_retries, aws_polling). It is named
+// here so that programs outside kiln can fill CleanOptions.Access.
+type AccessConfig = awsutil.AccessConfig
+
 // ClientFunc returns the EC2 client for a region.
 type ClientFunc func(ctx context.Context, region string) (EC2, error)
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln/builder/amazonebs"
-	"github.com/kilnhq/kiln/internal/awsutil"
 )
 
 // Clean removes what killed builds left behind: here everything temporary
@@ -14,7 +13,7 @@ import (
 func ExampleClean() {
 	ctx := context.Background()
 	opts := amazonebs.CleanOptions{
-		Access:    awsutil.AccessConfig{Profile: "build"},
+		Access:    amazonebs.AccessConfig{Profile: "build"},
 		Regions:   []string{"eu-west-1", "us-east-1"},
 		OlderThan: 24 * time.Hour,
 		DryRun:    true,
