@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -19,6 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
@@ -129,6 +133,10 @@ func TestIntegrationKilledThenClean(t *testing.T) {
 				t.Fatalf("dry run removed something: %d resources before, %d after", before, now)
 			}
 
+			if freeze == "copy-image" {
+				// From the journal alone: its regions, its build's tags, its IDs.
+				opts.JournalOnly, opts.Regions = true, nil
+			}
 			rep, err = Clean(context.Background(), opts)
 			if err != nil {
 				t.Fatalf("clean: %v", err)
@@ -212,4 +220,59 @@ func TestIntegrationThrottled(t *testing.T) {
 		t.Fatal("nothing was throttled: the test proves nothing")
 	}
 	r.assertCleanExceptImages()
+}
+
+// TestIntegrationCleanByAge: without a dead build to point at, Clean removes
+// what has expired, or with OlderThan what is older than that; resources
+// without kiln's tags are never touched.
+func TestIntegrationCleanByAge(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	now := time.Now()
+	keyPair := func(name string, tags []types.Tag) {
+		signer, _, err := newKey("ed25519")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := &ec2.ImportKeyPairInput{KeyName: aws.String(name), PublicKeyMaterial: []byte(authorizedKey(signer.PublicKey()))}
+		if tags != nil {
+			in.TagSpecifications = []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeKeyPair, tags)}
+		}
+		if _, err := r.home.ImportKeyPair(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keyPair("expired", awsutil.TempTags("gone-1", now.Add(-48*time.Hour), 24*time.Hour))
+	keyPair("fresh", awsutil.TempTags("running-elsewhere", now, 6*time.Hour))
+	keyPair("three-hours", awsutil.TempTags("gone-2", now.Add(-3*time.Hour), 6*time.Hour))
+	keyPair("someone-elses", nil)
+	names := func() string {
+		out, err := r.home.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var n []string
+		for _, k := range out.KeyPairs {
+			n = append(n, aws.ToString(k.KeyName))
+		}
+		sort.Strings(n)
+		return strings.Join(n, ",")
+	}
+	opts := CleanOptions{
+		Access:     AccessConfig{Region: buildRegion, AccessKey: "testing", SecretKey: "testing", CustomEndpointEC2: r.moto.Endpoint},
+		JournalDir: r.journal,
+	}
+	if _, err := Clean(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); got != "fresh,someone-elses,three-hours" {
+		t.Fatalf("after clean of expired: %s", got)
+	}
+	opts.OlderThan = 2 * time.Hour
+	if _, err := Clean(ctx, opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(); got != "fresh,someone-elses" {
+		t.Fatalf("after clean of older than 2h: %s", got)
+	}
 }
