@@ -136,6 +136,14 @@ func (p *bootPlayer) boot(ctx context.Context, id string) {
 		p.t.Errorf("instance %s: %v\n%s", id, err, raw)
 		return
 	}
+	if authorized == "" {
+		// No login key in the user data (ssh_keypair_name): cloud-init
+		// installs the key pair's public key from the instance metadata.
+		if authorized, err = p.keyPairKey(ctx, id); err != nil {
+			p.t.Errorf("instance %s: %v", id, err)
+			return
+		}
+	}
 	dir := p.t.TempDir()
 	u, _ := user.Current()
 	files := map[string]string{
@@ -168,6 +176,24 @@ func (p *bootPlayer) boot(ctx context.Context, id string) {
 	p.hostKeys[id] = hostPub
 	p.rawUserData[id] = string(raw)
 	p.mu.Unlock()
+}
+
+// keyPairKey returns the public key of the key pair an instance was
+// launched with, as the instance metadata serves it.
+func (p *bootPlayer) keyPairKey(ctx context.Context, id string) (string, error) {
+	out, err := p.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		return "", err
+	}
+	in := firstInstance(out)
+	if in == nil || in.KeyName == nil {
+		return "", fmt.Errorf("no login key: neither in the user data nor a key pair")
+	}
+	kp, err := p.ec2.DescribeKeyPairs(ctx, &ec2.DescribeKeyPairsInput{KeyNames: []string{*in.KeyName}, IncludePublicKey: aws.Bool(true)})
+	if err != nil || len(kp.KeyPairs) == 0 {
+		return "", fmt.Errorf("key pair %s: %v", *in.KeyName, err)
+	}
+	return strings.TrimSpace(aws.ToString(kp.KeyPairs[0].PublicKey)), nil
 }
 
 type lockedWriter struct {
@@ -236,8 +262,8 @@ func parseKilnUserData(raw []byte) (hostKey, hostPub, authorized string, err err
 			inKey = false
 		}
 	}
-	if key.Len() == 0 || hostPub == "" || authorized == "" {
-		return "", "", "", fmt.Errorf("cloud-config lacks ssh_keys or ssh_authorized_keys")
+	if key.Len() == 0 || hostPub == "" {
+		return "", "", "", fmt.Errorf("cloud-config lacks ssh_keys")
 	}
 	return key.String(), hostPub, authorized, nil
 }

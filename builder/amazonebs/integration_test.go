@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/user"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -427,4 +429,39 @@ func TestIntegrationNameTaken(t *testing.T) {
 	if err != nil || len(out.Images) != 1 || aws.ToString(out.Images[0].ImageId) != art.(*Artifact).Images[copyRegion] {
 		t.Errorf("images named kiln-fixed in %s: %+v, %v; want only the new one", copyRegion, out, err)
 	}
+}
+
+// TestIntegrationOwnKeyPair logs in with an existing key pair
+// (ssh_keypair_name + ssh_private_key_file); kiln creates no key pair but
+// still injects and verifies the host key.
+func TestIntegrationOwnKeyPair(t *testing.T) {
+	r := newRig(t)
+	r.copies = false
+	signer, pemBytes, err := newKey("ed25519")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "id_ed25519")
+	if err := os.WriteFile(keyFile, pemBytes, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.home.ImportKeyPair(context.Background(), &ec2.ImportKeyPairInput{
+		KeyName: aws.String("mine"), PublicKeyMaterial: []byte(authorizedKey(signer.PublicKey())),
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.baseline[r.home]["key pair mine"] = true
+	b := r.builder(r.hcl(fmt.Sprintf("ssh_keypair_name = \"mine\"\nssh_private_key_file = %q\n", keyFile)), nil)
+	hook := &provisionHook{cmd: "echo own-key"}
+	if _, err := b.Run(context.Background(), r.env(&eventLog{}), hook); err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	if !strings.Contains(hook.out.String(), "own-key") {
+		t.Errorf("output %q", hook.out.String())
+	}
+	raw, _ := r.boot.userData(hook.data["ID"])
+	if strings.Contains(raw, "ssh_authorized_keys") {
+		t.Errorf("user data carries a login key although the key pair provides it:\n%s", raw)
+	}
+	r.assertCleanExceptImages()
 }
