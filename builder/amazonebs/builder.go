@@ -235,6 +235,9 @@ func (s *state) waiter(def time.Duration) awsutil.Waiter {
 		First:   s.waits.first,
 		Max:     s.waits.max,
 		Timeout: s.cfg.WaitTimeout(def),
+		OnState: func(what, state string, waited time.Duration) {
+			s.say("%s: %s (%s)", what, state, waited.Round(time.Second))
+		},
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 func TestWaitSlowPath(t *testing.T) {
 	states := []string{"pending", "pending", "pending", "available"}
 	var polls []time.Time
-	w := Waiter{First: 5 * time.Millisecond, Max: 20 * time.Millisecond, Timeout: 5 * time.Second}
+	var seen []string
+	w := Waiter{First: 5 * time.Millisecond, Max: 20 * time.Millisecond, Timeout: 5 * time.Second,
+		OnState: func(what, state string, _ time.Duration) { seen = append(seen, what+": "+state) }}
 	err := w.Wait(context.Background(), "image ami-1", "available", func(context.Context) (string, bool, error) {
 		polls = append(polls, time.Now())
 		s := states[len(polls)-1]
@@ -27,6 +29,9 @@ func TestWaitSlowPath(t *testing.T) {
 	}
 	if len(polls) != 4 {
 		t.Fatalf("polled %d times, want 4", len(polls))
+	}
+	if strings.Join(seen, "; ") != "image ami-1: pending; image ami-1: available" {
+		t.Errorf("states reported: %v", seen)
 	}
 	for i := 1; i < len(polls); i++ {
 		if gap := polls[i].Sub(polls[i-1]); gap > 500*time.Millisecond {

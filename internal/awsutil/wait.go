@@ -27,6 +27,9 @@ type Waiter struct {
 	First, Max time.Duration
 	// Timeout bounds the whole wait; 0 means no bound but ctx.
 	Timeout time.Duration
+	// OnState, when set, is told each state the resource enters, so a
+	// long wait can be shown as it goes.
+	OnState func(what, state string, waited time.Duration)
 }
 
 // TimeoutError reports a wait that gave up: which resource, the state it was
@@ -70,6 +73,9 @@ func (w Waiter) Wait(ctx context.Context, what, want string, poll Poll) error {
 				return w.ended(ctx, what, want, state, start)
 			}
 			return fmt.Errorf("wait for %s to be %s: %w", what, want, err)
+		}
+		if s != state && w.OnState != nil {
+			w.OnState(what, s, time.Since(start))
 		}
 		state = s
 		if done {
