@@ -50,6 +50,7 @@ trap cleanup EXIT
 echo "building kiln..." >&2
 (cd "$root" && go build -o "$work/kiln" ./cmd/kiln)
 kiln="$work/kiln"
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- a private sshd on a free loopback port -----------------------------------
 free_port() {
@@ -219,9 +220,10 @@ table=$(cat <<TABLE
 | one inline \`echo hi\` (whole \`kiln build\`) | $(ms "$mecho") | $(ms "$msecho") (\`ssh host echo hi\`, new connection) | $(ratio "$mecho" "$msecho") | < 200 ms | $(verdict "$mecho" 200000) |
 TABLE
 )
+load_end=$(cut -d' ' -f1-3 /proc/loadavg)
 machine="$(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM, Linux $(uname -r), $(go version | cut -d' ' -f3), $(ssh -V 2>&1)"
 echo
-echo "Machine: $machine"
+echo "Machine: $machine; load average $load_start at the start, $load_end at the end"
 echo "Median of $reps runs each; all raw figures in µs:"
 echo "  kiln 50 provisioners: ${k50[*]}   ssh: ${s50[*]}"
 echo "  kiln late sshd, from launch: ${klate[*]}   ssh: ${slate[*]}"
@@ -231,7 +233,7 @@ echo
 echo "$table"
 if [ -n "$results" ]; then
   {
-    echo "Machine: $machine. $(date -u +%Y-%m-%d). Median of $reps runs; \`bash bench/build/run.sh -n $reps\`."
+    echo "Machine: $machine; load average $load_start at the start and $load_end at the end of the run (the machine is shared with other work). $(date -u +%Y-%m-%d). Median of $reps runs; \`bash bench/build/run.sh -n $reps\`."
     echo
     echo "$table"
   } > "$results"
