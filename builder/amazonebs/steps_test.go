@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -100,6 +101,17 @@ func (f *fakeEC2) ModifySnapshotAttribute(_ context.Context, in *ec2.ModifySnaps
 func (f *fakeEC2) EnableImageDeprecation(_ context.Context, in *ec2.EnableImageDeprecationInput, _ ...func(*ec2.Options)) (*ec2.EnableImageDeprecationOutput, error) {
 	f.record("deprecate " + aws.ToString(in.ImageId) + " at " + in.DeprecateAt.Format(time.RFC3339))
 	return &ec2.EnableImageDeprecationOutput{}, nil
+}
+
+func (f *fakeEC2) ImportKeyPair(_ context.Context, in *ec2.ImportKeyPairInput, _ ...func(*ec2.Options)) (*ec2.ImportKeyPairOutput, error) {
+	var tags []string
+	for _, ts := range in.TagSpecifications {
+		for _, t := range ts.Tags {
+			tags = append(tags, aws.ToString(t.Key))
+		}
+	}
+	f.record("import " + aws.ToString(in.KeyName) + " tagged " + strings.Join(tags, ","))
+	return &ec2.ImportKeyPairOutput{KeyName: in.KeyName}, nil
 }
 
 func (f *fakeEC2) DeleteSecurityGroup(context.Context, *ec2.DeleteSecurityGroupInput, ...func(*ec2.Options)) (*ec2.DeleteSecurityGroupOutput, error) {
@@ -319,5 +331,43 @@ func TestShare(t *testing.T) {
 	}
 	if len(home.calls) != 4 {
 		t.Errorf("calls in us-east-1: %v", home.calls)
+	}
+}
+
+// TestKeyPairDebugWritesKeys0600: keys stay in memory, except under -debug,
+// where both private keys are written with mode 0600.
+func TestKeyPairDebugWritesKeys0600(t *testing.T) {
+	for _, debug := range []bool{false, true} {
+		t.Chdir(t.TempDir())
+		f := &fakeEC2{}
+		s := unitState(t, Config{}, map[string]*fakeEC2{"us-east-1": f})
+		s.env.Debug = debug
+		u := &step.Undo{}
+		if err := stepKeyPair(context.Background(), s, u); err != nil {
+			t.Fatal(err)
+		}
+		want := "import kiln_unit tagged kiln:build-id,kiln:temporary,kiln:created-at,kiln:expires-at"
+		if strings.Join(f.calls, "|") != want {
+			t.Errorf("calls = %v", f.calls)
+		}
+		if s.login == nil || s.hostKey == nil || !strings.HasPrefix(s.userData, "#cloud-config") {
+			t.Fatalf("keys or user data missing")
+		}
+		entries, _ := os.ReadDir(".")
+		if !debug {
+			if len(entries) != 0 || len(s.debugKeys) != 0 {
+				t.Errorf("files written without -debug: %v", entries)
+			}
+			continue
+		}
+		if len(s.debugKeys) != 2 {
+			t.Fatalf("debug keys = %v", s.debugKeys)
+		}
+		for _, p := range s.debugKeys {
+			st, err := os.Stat(p)
+			if err != nil || st.Mode().Perm() != 0o600 {
+				t.Errorf("%s: %v, mode %v", p, err, st.Mode().Perm())
+			}
+		}
 	}
 }
