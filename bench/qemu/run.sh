@@ -153,7 +153,10 @@ hand_run() {
 		-drive "file=$d/disk.qcow2,if=virtio,format=qcow2" -drive "file=$d/seed.iso,media=cdrom,readonly=on" \
 		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$port-:22" -device virtio-net,netdev=n0 &
 	qemu_pid=$!
+	# One multiplexed connection for everything after the first login, as
+	# kiln keeps one connection.
 	local ssh_cmd=(ssh -q -o BatchMode=yes -o ConnectTimeout=2 -o StrictHostKeyChecking=yes
+		-o ControlMaster=auto -o "ControlPath=$d/cm" -o ControlPersist=120
 		-o "UserKnownHostsFile=$d/known_hosts" -i "$d/login" -p "$port" root@127.0.0.1)
 	until timeout 5 "${ssh_cmd[@]}" true 2>/dev/null; do sleep 0.25; done
 	local ready
@@ -161,6 +164,7 @@ hand_run() {
 	"${ssh_cmd[@]}" sh <"$work/provision.sh" 2>/dev/null
 	"${ssh_cmd[@]}" systemctl poweroff || true
 	wait "$qemu_pid" || true
+	ssh -o "ControlPath=$d/cm" -O exit x 2>/dev/null || true
 	qemu_pid=""
 	qemu-img convert -f qcow2 -O qcow2 -c -o compression_type=zstd "$d/disk.qcow2" "$d/out.qcow2"
 	sha256sum "$d/out.qcow2" >"$d/out.qcow2.sha256"
