@@ -183,3 +183,27 @@ func TestDebugKeepsTemporaryFiles(t *testing.T) {
 		t.Errorf("no message says where: %v", rec.messages())
 	}
 }
+
+// TestMissingFiles checks that files the template names but that do not
+// exist fail the build with an error naming the option, before qemu runs,
+// and leave nothing behind.
+func TestMissingFiles(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	src := blankImage(t)
+	for _, tt := range []struct{ extra, want string }{
+		{`kernel = "/nonexistent/vmlinuz"`, "kernel: stat /nonexistent/vmlinuz"},
+		{`firmware = "/nonexistent/bios.bin"`, "firmware: stat /nonexistent/bios.bin"},
+		{"efi_boot = true\nefi_firmware_code = \"/nonexistent/CODE.fd\"\nefi_firmware_vars = \"/nonexistent/VARS.fd\"", "efi_firmware_code: stat /nonexistent/CODE.fd"},
+		{`qemu_binary = "/nonexistent/qemu"`, "/nonexistent/qemu"},
+		{`cd_files = ["/nonexistent/*.cfg"]`, "matches no file"},
+	} {
+		work := t.TempDir()
+		b := newBuilder(t, sourceBody(src, filepath.Join(work, "out"), "iso_checksum = \"none\"\naccelerator = \"tcg\"\n"+tt.extra))
+		_, err := b.Run(context.Background(), &builder.Env{Info: builder.Info{SourceName: "x"}}, noHook(t))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.extra, err, tt.want)
+		}
+		assertClean(t, b, work, false)
+	}
+}
