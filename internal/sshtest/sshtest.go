@@ -41,6 +41,9 @@ type Options struct {
 	// DropAfter cuts a connection once its SFTP sessions have received
 	// this many bytes (0: never).
 	DropAfter int64
+	// UserCA, when set, makes the server accept certificates it signed
+	// for principal User, besides the client key.
+	UserCA gossh.PublicKey
 }
 
 // Server is a running in-process SSH server.
@@ -99,6 +102,12 @@ func Start(t testing.TB, opts Options) *Server {
 
 	s.config = &gossh.ServerConfig{
 		PublicKeyCallback: func(md gossh.ConnMetadata, key gossh.PublicKey) (*gossh.Permissions, error) {
+			if _, isCert := key.(*gossh.Certificate); isCert && opts.UserCA != nil && !opts.RejectAuth {
+				checker := &gossh.CertChecker{IsUserAuthority: func(ca gossh.PublicKey) bool {
+					return string(ca.Marshal()) == string(opts.UserCA.Marshal())
+				}}
+				return checker.Authenticate(md, key)
+			}
 			if opts.RejectAuth || md.User() != User || string(key.Marshal()) != string(s.ClientSigner.PublicKey().Marshal()) {
 				return nil, errors.New("key refused")
 			}
