@@ -82,7 +82,7 @@ type Comm struct {
 // at first, slowing to once a second, until ssh_timeout or ctx ends. It fails
 // at once when the host key does not match, and after ssh_handshake_attempts
 // refused logins, with an error that says what was offered.
-func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (*Comm, error) {
+func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (_ *Comm, err error) {
 	if !cfg.Enabled() {
 		return nil, errors.New(`ssh: communicator = "none": nothing to connect to`)
 	}
@@ -109,11 +109,16 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (*Comm, erro
 	if user == "" {
 		return nil, errors.New("ssh: no user to log in as: set ssh_username")
 	}
-	var err error
 	c.hostKeys, err = newHostKeyPolicy(cfg, opts.HostKey, c.addr)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			c.bastion.close()
+			c.target.close()
+		}
+	}()
 	c.target, err = loadCredentials(credentialSource{
 		user: user, password: cfg.Password, keyFile: cfg.PrivateKeyFile, certFile: cfg.CertificateFile,
 		useAgent: cfg.AgentAuth, builderKey: opts.Signer,
@@ -141,14 +146,12 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (*Comm, erro
 	}
 	defer c.unlock()
 	if _, err := c.connectLocked(ctx, "connected"); err != nil {
-		c.bastion.close()
-		c.target.close()
 		return nil, err
 	}
 	return c, nil
 }
 
-// Host, Port and User say where the Comm connects, for a builder's hook data.
+// Host returns the host the Comm connects to (for a builder's hook data).
 func (c *Comm) Host() string { return c.host }
 
 // Port returns the port the Comm connects to.
