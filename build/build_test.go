@@ -632,3 +632,27 @@ build {
 		t.Errorf("asked %v with up to %d questions open, want 3 asked one at a time", asker.asked, asker.most)
 	}
 }
+
+func TestRunAppliesProvisionerOverride(t *testing.T) {
+	w := &world{}
+	tpl, builds := plan(t, w, twoSources+`
+build {
+  sources = ["source.fake.a", "source.fake.b"]
+  provisioner "record" {
+    command = "default on ${source.name}"
+    override = {
+      "fake.b" = { command = "override on ${source.name}" }
+    }
+  }
+}
+`)
+	if err := Run(context.Background(), tpl, builds, Options{}).Err(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := w.recorded()
+	slices.Sort(got)
+	want := []string{"fake.a: default on a", "fake.b: override on b"}
+	if !slices.Equal(got, want) {
+		t.Errorf("commands %q, want %q", got, want)
+	}
+}

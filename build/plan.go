@@ -121,12 +121,12 @@ func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
 		out.builder = bld
 	}
 	for _, pb := range b.Provisioners {
-		if pp := p.provisioner(b, pb, ectx); pp != nil {
+		if pp := p.provisioner(s, pb, ectx); pp != nil {
 			out.provisioners = append(out.provisioners, pp)
 		}
 	}
 	if b.ErrorCleanupProvisioner != nil {
-		out.errorCleanup = p.provisioner(b, b.ErrorCleanupProvisioner, ectx)
+		out.errorCleanup = p.provisioner(s, b.ErrorCleanupProvisioner, ectx)
 	}
 	for _, chain := range b.PostProcessors {
 		var planned []*plannedPostProcessor
@@ -173,13 +173,13 @@ func (p *planner) unusedSources(used map[template.SourceRef]bool) {
 	}
 }
 
-func (p *planner) provisioner(b *template.Build, pb *template.Provisioner, ectx *hcl.EvalContext) *plannedProvisioner {
+func (p *planner) provisioner(s *template.BuildSource, pb *template.Provisioner, ectx *hcl.EvalContext) *plannedProvisioner {
 	f, ok := p.reg.Provisioners.Lookup(pb.Type)
 	if !ok {
 		p.add(unknownType(p.reg.Provisioners.UnknownError(pb.Type), pb.TypeRange))
 		return nil
 	}
-	_, diags := f(pb.Body, ectx)
+	_, diags := f(pb.BodyFor(s), ectx)
 	p.add(diags)
 	sel, diags := compileSelection(pb.Only, pb.Except, pb.DeclRange)
 	p.add(diags)

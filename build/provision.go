@@ -60,7 +60,7 @@ func (r *runner) provision(ctx context.Context, comm communicator.Communicator, 
 // it, with its pause_before, timeout and max_retries. Errors start with the
 // block's name: `provisioner "shell" (web.pkr.hcl:23): exit status 2`.
 func (r *runner) runProvisioner(ctx context.Context, p *plannedProvisioner, comm communicator.Communicator) error {
-	prov, diags := p.factory(p.block.Body, r.ectx)
+	prov, diags := p.factory(p.block.BodyFor(r.b.Source), r.ectx)
 	r.warn(p.source, diags)
 	if diags.HasErrors() {
 		return fmt.Errorf("%s: %w", p.source, diags)
