@@ -8,6 +8,12 @@
 // kiln:expires-at) and recorded in a local journal before its ID is used, and
 // its undo is registered at once; Clean removes what a killed process left.
 //
+// Tests: unit tests substitute the EC2 interface; integration tests run
+// against moto_server on a loopback port, with a harness that plays the
+// instance's boot (it reads the user data kiln sent and starts OpenSSH sshd
+// with the host key and login key found there). TestAcceptance builds a real
+// AMI and runs only with KILN_ACC=1 (see acc_test.go); it is never run in CI.
+//
 // It sits in kiln's components layer, on aws-sdk-go-v2, internal/awsutil,
 // internal/step and communicator/ssh. It never imports a provisioner:
 // provisioning reaches it as the builder.Hook.

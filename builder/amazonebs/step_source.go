@@ -108,11 +108,14 @@ func stepCheckName(ctx context.Context, s *state, _ *step.Undo) error {
 	if s.amiDescription, err = s.render(s.cfg.AMIDescription, s.region); err != nil {
 		return fmt.Errorf("ami_description: %w", err)
 	}
-	if s.cfg.SkipCreateAMI || s.cfg.ForceDeregister {
+	if s.cfg.SkipCreateAMI {
 		return nil
 	}
 	if n := len(s.amiName); n < 3 || n > 128 {
 		return fmt.Errorf("ami_name %q is %d characters long; AWS allows 3 to 128", s.amiName, n)
+	}
+	if s.cfg.ForceDeregister {
+		return nil // replaced in create-image
 	}
 	for _, region := range s.regions() {
 		c, err := s.clients(ctx, region)
