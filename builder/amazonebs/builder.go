@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -82,6 +83,7 @@ type state struct {
 	now     time.Time
 	// tempTags mark every temporary resource.
 	tempTags []types.Tag
+	tokens   atomic.Int64 // client tokens issued
 	publicIP func(ctx context.Context) (string, error)
 
 	// source-ami

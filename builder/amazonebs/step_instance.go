@@ -17,10 +17,13 @@ import (
 	"github.com/kilnhq/kiln/internal/step"
 )
 
-// clientToken derives an idempotency token (at most 64 characters) for the
-// call named op of this build.
+// clientToken derives an idempotency token (at most 64 characters) for one
+// call named op of this build. The SDK's retries of that call reuse it; a
+// step retried after its undo gets a new one, so it does not get back the
+// resource that undo removed.
 func (s *state) clientToken(op string) string {
-	sum := sha256.Sum256([]byte(s.build + "/" + op))
+	n := s.tokens.Add(1)
+	sum := sha256.Sum256([]byte(s.build + "/" + op + "/" + strconv.FormatInt(n, 10)))
 	return "kiln-" + hex.EncodeToString(sum[:16])
 }
 
