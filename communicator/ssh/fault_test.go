@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -184,21 +185,48 @@ func TestDroppedMidCommand(t *testing.T) {
 }
 
 func TestDroppedMidUpload(t *testing.T) {
-	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
-		t.Run(method, func(t *testing.T) {
-			// scp is a command: cut it with Drop once data flows.
-			srv := sshtest.Start(t, sshtest.Options{DropAfter: 1 << 20})
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	for _, tc := range []struct {
+		name    string
+		method  string
+		reader  func(srv *sshtest.Server) io.Reader
+		resumes bool
+	}{
+		// SFTP continues a seekable source from the last acknowledged byte.
+		{"sftp seekable", ssh.MethodSFTP, func(*sshtest.Server) io.Reader { return bytes.NewReader(data) }, true},
+		{"sftp stream", ssh.MethodSFTP, func(*sshtest.Server) io.Reader { return io.MultiReader(bytes.NewReader(data)) }, false},
+		// scp is a command: cut it with Drop once data flows.
+		{"scp", ssh.MethodSCP, func(srv *sshtest.Server) io.Reader {
+			return &dropAt{r: bytes.NewReader(data), at: 1 << 20, drop: srv.Drop}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := sshtest.Start(t, sshtest.Options{DropAfter: 3 << 20})
 			cfg := testConfig(srv)
-			cfg.FileTransferMethod = method
-			comm := connect(t, cfg, ssh.ConnectOptions{})
-			data := make([]byte, 8<<20)
-			rand.Read(data)
-			r := io.Reader(bytes.NewReader(data))
-			if method == ssh.MethodSCP {
-				r = &dropAt{r: r, at: 1 << 20, drop: srv.Drop}
-			}
+			cfg.FileTransferMethod = tc.method
+			var warnings []string
+			comm := connect(t, cfg, ssh.ConnectOptions{Events: event.SinkFunc(func(e event.Event) {
+				if m, ok := e.(*event.Message); ok && m.Level == event.Warn {
+					warnings = append(warnings, m.Text)
+				}
+			})})
 			dst := t.TempDir() + "/upload"
-			err := comm.Upload(context.Background(), dst, r, int64(len(data)), 0o644)
+			err := comm.Upload(context.Background(), dst, tc.reader(srv), int64(len(data)), 0o644)
+			if tc.resumes {
+				if err != nil {
+					t.Fatalf("Upload did not continue after the lost connection: %v", err)
+				}
+				got, rerr := os.ReadFile(dst)
+				if rerr != nil || !bytes.Equal(got, data) {
+					t.Fatalf("the continued upload left %d bytes that differ from the %d sent (%v)", len(got), len(data), rerr)
+				}
+				t.Logf("warnings: %q", warnings)
+				if srv.Logins() != 2 || len(warnings) != 1 || !strings.Contains(warnings[0], "connection lost after") {
+					t.Errorf("logins = %d, warnings = %q; want one reconnect, announced", srv.Logins(), warnings)
+				}
+				return
+			}
 			if err == nil {
 				t.Fatal("Upload succeeded although the connection was cut")
 			}

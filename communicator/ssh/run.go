@@ -91,7 +91,7 @@ func (c *Comm) newSession(cn *conn) (*gossh.Session, error) {
 func (c *Comm) failed(cn *conn, doing string, err error) error {
 	if connectionLost(cn, err) {
 		cn.close()
-		return fmt.Errorf("%s: %w (%v)", doing, communicator.ErrDisconnected, err)
+		return fmt.Errorf("%s: %w: %w", doing, communicator.ErrDisconnected, err)
 	}
 	return fmt.Errorf("%s: %w", doing, err)
 }

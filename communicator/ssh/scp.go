@@ -137,7 +137,9 @@ func shellQuote(p string) string {
 	return prefix + "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 }
 
-func (t *scpTransfer) upload(dst string, r io.Reader, size int64, mode fs.FileMode) error {
+// upload sends r as one file; scp cannot continue a file, so offset is
+// always 0 (its errors are never *partialError).
+func (t *scpTransfer) upload(dst string, r io.Reader, size int64, mode fs.FileMode, _ int64) error {
 	if size < 0 {
 		// scp announces the size first: spool to learn it.
 		tmp, err := os.CreateTemp("", "kiln-scp-*")

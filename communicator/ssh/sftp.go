@@ -61,23 +61,42 @@ func remotePath(p string) string {
 	return p
 }
 
-func (s *sftpTransfer) upload(dst string, r io.Reader, _ int64, mode fs.FileMode) error {
+func (s *sftpTransfer) upload(dst string, r io.Reader, _ int64, mode fs.FileMode, offset int64) error {
 	dst = remotePath(dst)
 	if err := s.mkdirAll(path.Dir(dst)); err != nil {
 		return err
 	}
-	return s.put(dst, r, mode)
+	return s.put(dst, r, mode, offset)
 }
 
-// put writes r to dst, then sets dst's mode.
-func (s *sftpTransfer) put(dst string, r io.Reader, mode fs.FileMode) error {
-	f, err := s.c.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC)
+// put writes r to dst from offset on, then sets dst's mode. When writing
+// fails, the error is a *partialError that says how many bytes of dst are
+// known to be written: writes go out concurrently, and only those below the
+// first failed one are sure.
+func (s *sftpTransfer) put(dst string, r io.Reader, mode fs.FileMode, offset int64) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if offset > 0 {
+		flags = os.O_WRONLY
+	}
+	f, err := s.c.OpenFile(dst, flags)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", dst, err)
 	}
+	if offset > 0 {
+		// Later writes may have landed beyond offset; drop them.
+		if err := f.Truncate(offset); err != nil {
+			f.Close()
+			return &partialError{written: offset, err: fmt.Errorf("truncate %s: %w", dst, err)}
+		}
+		if _, err := f.Seek(offset, io.SeekStart); err != nil {
+			f.Close()
+			return err
+		}
+	}
 	if _, err := f.ReadFromWithConcurrency(r, 0); err != nil {
+		safe, _ := f.Seek(0, io.SeekCurrent)
 		f.Close()
-		return fmt.Errorf("write %s: %w", dst, err)
+		return &partialError{written: safe, err: fmt.Errorf("write %s: %w", dst, err)}
 	}
 	if err := f.Chmod(mode.Perm()); err != nil {
 		f.Close()
@@ -136,7 +155,7 @@ func (s *sftpTransfer) uploadDir(dst, src string, p *progress) error {
 				return err
 			}
 			defer f.Close()
-			return s.put(remote, p.reader(f), st.Mode())
+			return s.put(remote, p.reader(f), st.Mode(), 0)
 		})
 		return nil
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pkg/sftp"
 
+	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 )
 
@@ -20,7 +21,10 @@ import (
 // Each Comm call opens one and closes it afterwards; closing it early aborts
 // what it is doing, which is how ctx cancels a transfer.
 type transfer interface {
-	upload(dst string, r io.Reader, size int64, mode fs.FileMode) error
+	// upload writes r to dst. offset > 0 continues an upload that a lost
+	// connection cut short, keeping the first offset bytes of dst; only a
+	// transfer whose upload failed with a *partialError is asked to.
+	upload(dst string, r io.Reader, size int64, mode fs.FileMode, offset int64) error
 	download(src string, w io.Writer) error
 	// uploadDir copies the tree under src into dst, creating dst.
 	uploadDir(dst, src string, p *progress) error
@@ -29,14 +33,53 @@ type transfer interface {
 	close()
 }
 
+// maxResumes bounds how often one upload continues after a lost connection.
+const maxResumes = 3
+
+// partialError reports an upload that failed after its first written bytes
+// had safely reached the remote file.
+type partialError struct {
+	written int64
+	err     error
+}
+
+func (e *partialError) Error() string { return e.err.Error() }
+func (e *partialError) Unwrap() error { return e.err }
+
 // Upload writes r to the remote file dst with mode, creating dst's parent
 // directories. The mode is set exactly, whatever the remote umask.
+//
+// Over SFTP, when the connection is lost mid-way and r is an io.Seeker (an
+// *os.File, a *bytes.Reader), Upload reconnects and continues from the last
+// byte the server acknowledged, up to maxResumes times, with a warning
+// event each time. Otherwise the error wraps communicator.ErrDisconnected.
 func (c *Comm) Upload(ctx context.Context, dst string, r io.Reader, size int64, mode fs.FileMode) error {
 	p := c.progress("upload "+dst, size)
-	err := c.transfer(ctx, "upload "+dst, true, func(t transfer) error {
-		return t.upload(dst, p.reader(r), size, mode)
-	})
-	return p.finish(err)
+	seeker, _ := r.(io.Seeker)
+	var base int64
+	if seeker != nil {
+		var err error
+		if base, err = seeker.Seek(0, io.SeekCurrent); err != nil {
+			seeker = nil
+		}
+	}
+	var offset int64
+	for resumes := 0; ; resumes++ {
+		err := c.transfer(ctx, "upload "+dst, true, func(t transfer) error {
+			return t.upload(dst, p.reader(r), size, mode, offset)
+		})
+		var pe *partialError
+		if err == nil || seeker == nil || resumes == maxResumes || ctx.Err() != nil ||
+			!errors.Is(err, communicator.ErrDisconnected) || !errors.As(err, &pe) {
+			return p.finish(err)
+		}
+		if _, serr := seeker.Seek(base+pe.written, io.SeekStart); serr != nil {
+			return p.finish(err)
+		}
+		offset = pe.written
+		p.done.Store(offset)
+		c.warn(fmt.Sprintf("upload %s: connection lost after %d bytes were stored; reconnecting to continue from there", dst, offset))
+	}
 }
 
 // Download copies the remote file src to w.

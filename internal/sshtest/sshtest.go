@@ -38,8 +38,8 @@ type Options struct {
 	// ReadyAfter keeps connections accepted during the first ReadyAfter
 	// silent (like Silent); later ones are served.
 	ReadyAfter time.Duration
-	// DropAfter cuts a connection once its SFTP sessions have received
-	// this many bytes (0: never).
+	// DropAfter cuts the first connection whose SFTP sessions receive
+	// this many bytes (0: never); later connections are left alone.
 	DropAfter int64
 	// UserCA, when set, makes the server accept certificates it signed
 	// for principal User, besides the client key.
@@ -65,6 +65,7 @@ type Server struct {
 	config  *gossh.ServerConfig
 	started time.Time
 
+	dropped    atomic.Bool   // DropAfter has cut a connection
 	frozen     chan struct{} // closed by Freeze
 	freezeOnce sync.Once
 	closed     chan struct{} // closed by Close
@@ -301,7 +302,7 @@ func (s *Server) session(c net.Conn, ch gossh.Channel, reqs <-chan *gossh.Reques
 				continue
 			}
 			_ = req.Reply(true, nil)
-			rw := &countingChannel{Channel: ch, n: sftpBytes, limit: s.opts.DropAfter, conn: c}
+			rw := &countingChannel{Channel: ch, n: sftpBytes, limit: s.opts.DropAfter, conn: c, dropped: &s.dropped}
 			// Like sshd, start in the home directory ($HOME of the
 			// test process).
 			var opts []sftp.ServerOption
@@ -376,17 +377,18 @@ func parseString(p []byte) string {
 }
 
 // countingChannel counts what an SFTP session receives and cuts the whole
-// connection past the limit.
+// connection past the limit, once per server.
 type countingChannel struct {
 	gossh.Channel
-	n     *atomic.Int64
-	limit int64
-	conn  net.Conn
+	n       *atomic.Int64
+	limit   int64
+	conn    net.Conn
+	dropped *atomic.Bool
 }
 
 func (c *countingChannel) Read(p []byte) (int, error) {
 	n, err := c.Channel.Read(p)
-	if c.n.Add(int64(n)) > c.limit && c.limit > 0 {
+	if c.limit > 0 && c.n.Add(int64(n)) > c.limit && c.dropped.CompareAndSwap(false, true) {
 		c.conn.Close()
 		return 0, io.ErrUnexpectedEOF
 	}
