@@ -29,6 +29,7 @@ func TestConformanceInProcess(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Options{})
 	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
 		t.Run(method, func(t *testing.T) {
+			needTransferTool(t, method)
 			commtest.Run(t, func(t *testing.T) communicator.Communicator {
 				cfg := testConfig(srv)
 				cfg.FileTransferMethod = method
@@ -202,6 +203,7 @@ func TestDroppedMidUpload(t *testing.T) {
 		}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			needTransferTool(t, tc.method)
 			srv := sshtest.Start(t, sshtest.Options{DropAfter: 3 << 20})
 			cfg := testConfig(srv)
 			cfg.FileTransferMethod = tc.method

@@ -3,11 +3,14 @@ package ssh_test
 import (
 	"os"
 	"strconv"
+	"testing"
 
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/kilnhq/kiln/communicator"
+	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/internal/sshtest"
+	"github.com/kilnhq/kiln/internal/testenv"
 )
 
 func itoa(i int) string { return strconv.Itoa(i) }
@@ -24,4 +27,12 @@ func readPrivate(file string) (any, error) {
 		return nil, err
 	}
 	return gossh.ParseRawPrivateKey(b)
+}
+
+// needTransferTool checks that the in-process server can serve method: its
+// scp runs the local scp program.
+func needTransferTool(t *testing.T, method string) {
+	if method == ssh.MethodSCP {
+		testenv.Tool(t, "scp")
+	}
 }

@@ -133,6 +133,7 @@ func TestHomeRelativePaths(t *testing.T) {
 	t.Setenv("HOME", home) // the in-process server's shell and scp use it
 	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
 		t.Run(method, func(t *testing.T) {
+			needTransferTool(t, method)
 			cfg := testConfig(srv)
 			cfg.FileTransferMethod = method
 			comm := connect(t, cfg, ssh.ConnectOptions{})
