@@ -181,7 +181,9 @@ func (r remover) image(ctx context.Context, c EC2, id string) error {
 		return fmt.Errorf("find snapshots of image %s: %w", id, err)
 	}
 	for _, sn := range found.Snapshots {
-		snaps[aws.ToString(sn.SnapshotId)] = true
+		if mentions(aws.ToString(sn.Description), id) {
+			snaps[aws.ToString(sn.SnapshotId)] = true
+		}
 	}
 	var errs []error
 	for sn := range snaps {
@@ -190,6 +192,27 @@ func (r remover) image(ctx context.Context, c EC2, id string) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// mentions reports whether text names id as a whole word (so that
+// ami-12345678 does not match ami-12345678abcdef).
+func mentions(text, id string) bool {
+	for i := strings.Index(text, id); i >= 0; {
+		end := i + len(id)
+		if end == len(text) || !isIDChar(text[end]) {
+			return true
+		}
+		j := strings.Index(text[end:], id)
+		if j < 0 {
+			return false
+		}
+		i = end + j
+	}
+	return false
+}
+
+func isIDChar(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-'
 }
 
 // snapshot deletes a snapshot, waiting while it is still being made.

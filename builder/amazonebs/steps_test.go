@@ -371,3 +371,17 @@ func TestKeyPairDebugWritesKeys0600(t *testing.T) {
 		}
 	}
 }
+
+func TestMentions(t *testing.T) {
+	for text, want := range map[string]bool{
+		"Created by CreateImage(i-1) for ami-12345678":                 true,
+		"Created by CreateImage(i-1) for ami-12345678 from vol-1":      true,
+		"Created by CreateImage(i-1) for ami-12345678abcdef0":          false,
+		"Copied for DestinationAmi ami-123456789 from SourceAmi ami-0": false,
+		"ami-12345678abc and later ami-12345678":                       true,
+	} {
+		if got := mentions(text, "ami-12345678"); got != want {
+			t.Errorf("mentions(%q) = %v, want %v", text, got, want)
+		}
+	}
+}
