@@ -9,7 +9,16 @@
 // waits for a completed SSH handshake (not an open port), verifies the host
 // key strictly, and returns a Comm that keeps one connection for the whole
 // build; every command and transfer is a session over it, and a lost
-// connection is re-established by the next call.
+// connection is re-established by the next call. Uploads go over SFTP with
+// many requests in flight (or scp, ssh_file_transfer_method = "scp"); an
+// SFTP upload from a seekable source continues where it stopped when the
+// connection is lost. Keepalives, and ssh_read_write_timeout, notice a
+// machine that vanished without closing the connection.
+//
+// Errors a caller branches on are typed: *HostKeyError (never retried),
+// *AuthError (what was offered, what the server accepts), and, through the
+// communicator contract, *communicator.ExitError and
+// communicator.ErrDisconnected.
 //
 // It sits in kiln's plumbing layer, below the builders and above the
 // communicator contract. It never prints: connection notes and transfer

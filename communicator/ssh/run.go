@@ -19,7 +19,7 @@ import (
 
 // killGrace is how long a cancelled command gets to report its end after
 // it was signalled, before its session is closed regardless.
-const killGrace = 2 * time.Second
+const killGrace = time.Second
 
 // Run runs cmd.Command through the remote user's shell and waits for it. A
 // non-zero exit is a *communicator.ExitError; a connection lost on the way
