@@ -35,6 +35,9 @@ type Config struct {
 
 	// Timeout bounds the wait for the machine to accept SSH. Default 5m.
 	Timeout time.Duration `hcl:"ssh_timeout,optional"`
+	// WaitTimeout is Packer's older name for ssh_timeout, still found in
+	// templates; ssh_timeout wins when both are set.
+	WaitTimeout time.Duration `hcl:"ssh_wait_timeout,optional"`
 	// HandshakeAttempts bounds the handshakes that the server answers but
 	// refuses (authentication failures). Default 10.
 	HandshakeAttempts int `hcl:"ssh_handshake_attempts,optional"`
@@ -137,7 +140,7 @@ func (c *Config) Validate(body hcl.Body) hcl.Diagnostics {
 	for _, d := range []struct {
 		attr string
 		v    time.Duration
-	}{{"ssh_timeout", c.Timeout}, {"ssh_read_write_timeout", c.ReadWriteTimeout}, {"pause_before_connecting", c.PauseBeforeConnecting}} {
+	}{{"ssh_timeout", c.Timeout}, {"ssh_wait_timeout", c.WaitTimeout}, {"ssh_read_write_timeout", c.ReadWriteTimeout}, {"pause_before_connecting", c.PauseBeforeConnecting}} {
 		if d.v < 0 {
 			bad(d.attr, "Invalid duration", d.attr+" must not be negative.")
 		}
@@ -182,8 +185,11 @@ func attrRange(body hcl.Body, name string) *hcl.Range {
 }
 
 func (c *Config) timeout() time.Duration {
-	if c.Timeout > 0 {
+	switch {
+	case c.Timeout > 0:
 		return c.Timeout
+	case c.WaitTimeout > 0:
+		return c.WaitTimeout
 	}
 	return DefaultTimeout
 }

@@ -129,7 +129,7 @@ func TestAuthFailureMessage(t *testing.T) {
 func TestSilentServerTimesOut(t *testing.T) {
 	srv := sshtest.Start(t, sshtest.Options{Silent: true})
 	cfg := testConfig(srv)
-	cfg.Timeout = 3 * time.Second
+	cfg.WaitTimeout = 3 * time.Second // Packer's older name for ssh_timeout
 	start := time.Now()
 	_, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{})
 	if err == nil {
