@@ -334,3 +334,39 @@ func TestFrozenServer(t *testing.T) {
 		})
 	}
 }
+
+// Transfers report progress that ends at their size.
+func TestProgressEvents(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	for _, method := range []string{ssh.MethodSFTP, ssh.MethodSCP} {
+		t.Run(method, func(t *testing.T) {
+			needTransferTool(t, method)
+			var mu sync.Mutex
+			last := map[string]*event.Progress{}
+			sink := event.SinkFunc(func(e event.Event) {
+				if p, ok := e.(*event.Progress); ok {
+					mu.Lock()
+					last[p.Task] = p
+					mu.Unlock()
+				}
+			})
+			cfg := testConfig(srv)
+			cfg.FileTransferMethod = method
+			comm := connect(t, cfg, ssh.ConnectOptions{Events: sink})
+			dst := t.TempDir() + "/f"
+			data := bytes.Repeat([]byte("x"), 1<<20)
+			if err := comm.Upload(context.Background(), dst, bytes.NewReader(data), int64(len(data)), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := comm.Download(context.Background(), dst, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			for _, task := range []string{"upload " + dst, "download " + dst} {
+				p := last[task]
+				if p == nil || p.Done != int64(len(data)) || p.Total != int64(len(data)) || p.Unit != "bytes" {
+					t.Errorf("last progress of %q = %+v, want %d of %d bytes", task, p, len(data), len(data))
+				}
+			}
+		})
+	}
+}

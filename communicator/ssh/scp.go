@@ -223,7 +223,7 @@ func (s *scpStream) sendTree(dir string, p *progress) error {
 	return nil
 }
 
-func (t *scpTransfer) download(src string, w io.Writer) error {
+func (t *scpTransfer) download(src string, w io.Writer, sized func(int64)) error {
 	s, err := t.start("scp -f -- " + shellQuote(src))
 	if err != nil {
 		return err
@@ -231,6 +231,9 @@ func (t *scpTransfer) download(src string, w io.Writer) error {
 	err = s.receive(func(rec scpRecord) (bool, error) {
 		if rec.kind != 'C' {
 			return false, fmt.Errorf("scp: %s is a directory", src)
+		}
+		if sized != nil {
+			sized(rec.size)
 		}
 		return true, rec.copyTo(s, w)
 	})

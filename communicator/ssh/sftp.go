@@ -118,13 +118,18 @@ func (s *sftpTransfer) mkdirAll(dir string) error {
 	return nil
 }
 
-func (s *sftpTransfer) download(src string, w io.Writer) error {
+func (s *sftpTransfer) download(src string, w io.Writer, sized func(int64)) error {
 	src = remotePath(src)
 	f, err := s.c.Open(src)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
 	defer f.Close()
+	if sized != nil {
+		if st, err := f.Stat(); err == nil {
+			sized(st.Size())
+		}
+	}
 	if _, err := f.WriteTo(w); err != nil {
 		return fmt.Errorf("read %s: %w", src, err)
 	}
@@ -204,7 +209,7 @@ func (s *sftpTransfer) get(remote, local string, mode fs.FileMode, p *progress) 
 	if err != nil {
 		return err
 	}
-	if err := s.download(remote, p.writer(f)); err != nil {
+	if err := s.download(remote, p.writer(f), nil); err != nil {
 		f.Close()
 		return err
 	}

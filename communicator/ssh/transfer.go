@@ -25,7 +25,9 @@ type transfer interface {
 	// connection cut short, keeping the first offset bytes of dst; only a
 	// transfer whose upload failed with a *partialError is asked to.
 	upload(dst string, r io.Reader, size int64, mode fs.FileMode, offset int64) error
-	download(src string, w io.Writer) error
+	// download copies src to w, calling sized (when not nil) with src's
+	// size once it is known.
+	download(src string, w io.Writer, sized func(int64)) error
 	// uploadDir copies the tree under src into dst, creating dst.
 	uploadDir(dst, src string, p *progress) error
 	// downloadDir copies the remote tree under src into dst, creating dst.
@@ -86,7 +88,7 @@ func (c *Comm) Upload(ctx context.Context, dst string, r io.Reader, size int64, 
 func (c *Comm) Download(ctx context.Context, src string, w io.Writer) error {
 	p := c.progress("download "+src, -1)
 	err := c.transfer(ctx, "download "+src, false, func(t transfer) error {
-		return t.download(src, p.writer(w))
+		return t.download(src, p.writer(w), p.setTotal)
 	})
 	return p.finish(err)
 }
@@ -190,6 +192,9 @@ func (c *Comm) progress(task string, total int64) *progress {
 	p.last.Store(time.Now().UnixNano())
 	return p
 }
+
+// setTotal sets the total once it is known, before any byte is counted.
+func (p *progress) setTotal(n int64) { p.total = n }
 
 func (p *progress) add(n int) {
 	d := p.done.Add(int64(n))
