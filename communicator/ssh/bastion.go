@@ -72,7 +72,7 @@ func (b *bastionDialer) client(ctx context.Context) (*gossh.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ssh: dial bastion %s: %w", b.addr, err)
 	}
-	client, _, err := handshake(ctx, raw, b.addr, b.cc)
+	client, _, err := handshake(ctx, raw, b.addr, b.cc, nil)
 	if err != nil {
 		var hke *HostKeyError
 		if !errors.As(err, &hke) && isAuthFailure(err) {

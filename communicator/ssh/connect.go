@@ -46,10 +46,10 @@ const (
 	handshakeTimeout = 30 * time.Second
 	// dialTimeout bounds one TCP connect.
 	dialTimeout   = 5 * time.Second
-	retryMin      = 100 * time.Millisecond
+	retryMin      = 50 * time.Millisecond
 	retryMax      = time.Second
-	retrySlowdown = 30 // the retry interval is the time waited so far / retrySlowdown
-	maxInFlight   = 24 // connection attempts waiting at once: enough for one every 100 ms to wait out bannerTimeout
+	retrySlowdown = 60 // the retry interval is the time waited so far / retrySlowdown: 50 ms for 3 s, 1 s after 60 s
+	maxInFlight   = 40 // silent attempts waiting at once: enough for one every 50 ms to wait out bannerTimeout
 )
 
 // Comm is a Communicator over one SSH connection, shared by every command and
@@ -78,7 +78,7 @@ type Comm struct {
 }
 
 // Connect waits until the machine completes an SSH handshake and accepts a
-// login, then returns a Comm holding that connection. It retries every 100 ms
+// login, then returns a Comm holding that connection. It retries every 50 ms
 // at first, slowing to once a second, until ssh_timeout or ctx ends. It fails
 // at once when the host key does not match, and after ssh_handshake_attempts
 // refused logins, with an error that says what was offered.
@@ -235,11 +235,12 @@ func (c *Comm) conn(ctx context.Context) (*conn, error) {
 
 // connectLocked dials until a login succeeds; c.sem is held.
 //
-// A new attempt starts every retry interval (100 ms at first, slowing to
+// A new attempt starts every retry interval (50 ms at first, slowing to
 // 1 s) even while earlier ones still wait for a banner, up to maxInFlight at
 // once: behind a NAT port forward a connection accepted before the machine
-// is up never gets an answer, and only a fresh one will. The first login
-// wins and the others are abandoned.
+// is up never gets an answer, and only a fresh one will. Once a server has
+// started a handshake no new attempt starts until it ends, so a slow server
+// is not flooded. The first login wins and the others are abandoned.
 func (c *Comm) connectLocked(ctx context.Context, verb string) (*conn, error) {
 	timeout := c.cfg.timeout()
 	parent := ctx
@@ -262,15 +263,25 @@ func (c *Comm) connectLocked(ctx context.Context, verb string) (*conn, error) {
 	next := time.NewTimer(0)
 	defer next.Stop()
 	attempts, inFlight, refused := 0, 0, 0
+	// talking counts attempts whose server has started the handshake:
+	// while one has, the server is up and new attempts would only load it.
+	var talking atomic.Int32
 	var lastErr error
 	for {
 		select {
 		case <-next.C:
-			if inFlight < maxInFlight {
+			if inFlight == 0 || (inFlight < maxInFlight && talking.Load() == 0) {
 				attempts++
 				inFlight++
 				go func(n int) {
-					cn, err := c.dialOnce(ctx)
+					var talked atomic.Bool
+					cn, err := c.dialOnce(ctx, func() {
+						talked.Store(true)
+						talking.Add(1)
+					})
+					if talked.Load() {
+						talking.Add(-1)
+					}
 					select {
 					case results <- result{cn, err, n}:
 					case <-ctx.Done():
@@ -334,7 +345,8 @@ func isConfigMismatch(err error) bool {
 
 // dialOnce makes one connection attempt: TCP (through the bastion when there
 // is one), SSH handshake, login.
-func (c *Comm) dialOnce(ctx context.Context) (*conn, error) {
+// onTalk is called when the server sends its first byte.
+func (c *Comm) dialOnce(ctx context.Context, onTalk func()) (*conn, error) {
 	var raw net.Conn
 	var err error
 	var via *gossh.Client
@@ -361,7 +373,7 @@ func (c *Comm) dialOnce(ctx context.Context) (*conn, error) {
 		presented = gossh.FingerprintSHA256(k)
 		return check(h, r, k)
 	}
-	client, wc, err := handshake(ctx, raw, c.addr, &cc)
+	client, wc, err := handshake(ctx, raw, c.addr, &cc, onTalk)
 	if err != nil {
 		var hke *HostKeyError
 		if !errors.As(err, &hke) && isAuthFailure(err) {
@@ -379,7 +391,8 @@ func isAuthFailure(err error) bool {
 
 // handshake runs the SSH handshake on raw. The server must start talking
 // within bannerTimeout and finish within handshakeTimeout; ctx cancels it.
-func handshake(ctx context.Context, raw net.Conn, addr string, cc *gossh.ClientConfig) (*gossh.Client, *watchedConn, error) {
+// onTalk, when not nil, is called once the server has started talking.
+func handshake(ctx context.Context, raw net.Conn, addr string, cc *gossh.ClientConfig, onTalk func()) (*gossh.Client, *watchedConn, error) {
 	wc := &watchedConn{Conn: raw}
 	var silent atomic.Bool
 	timer := time.AfterFunc(bannerTimeout, func() {
@@ -389,6 +402,9 @@ func handshake(ctx context.Context, raw net.Conn, addr string, cc *gossh.ClientC
 	wc.onFirstRead = func() {
 		if timer.Stop() {
 			timer.Reset(handshakeTimeout)
+		}
+		if onTalk != nil {
+			onTalk()
 		}
 	}
 	stop := context.AfterFunc(ctx, func() { raw.Close() })

@@ -80,8 +80,8 @@ func TestBastion(t *testing.T) {
 	if want := "direct-tcpip"; !strings.Contains(bastion.Log(), want) {
 		t.Errorf("the bastion's log has no %q: the connection did not go through it", want)
 	}
-	if target.Logins() != 1 {
-		t.Errorf("target logins = %d, want 1", target.Logins())
+	if target.Logins() == 0 {
+		t.Error("the target saw no login")
 	}
 }
 
