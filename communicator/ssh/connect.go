@@ -13,6 +13,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 )
 
@@ -52,6 +53,14 @@ const (
 	maxInFlight   = 40 // silent attempts waiting at once: enough for one every 50 ms to wait out bannerTimeout
 )
 
+// The communicator contract and its optional abilities.
+var (
+	_ communicator.Communicator     = (*Comm)(nil)
+	_ communicator.DirTransferer    = (*Comm)(nil)
+	_ communicator.Closer           = (*Comm)(nil)
+	_ communicator.ProgressReporter = (*Comm)(nil)
+)
+
 // Comm is a Communicator over one SSH connection, shared by every command and
 // transfer of a build. A lost connection is re-established by the next call.
 // It implements communicator.Communicator, communicator.DirTransferer and
@@ -62,6 +71,8 @@ type Comm struct {
 	port   int
 	addr   string
 	events event.Sink
+	// reportsProgress is set when the caller gave a sink.
+	reportsProgress bool
 
 	target       *credentials
 	hostKeys     *hostKeyPolicy
@@ -89,7 +100,7 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (_ *Comm, er
 	if diags := cfg.Validate(nil); diags.HasErrors() {
 		return nil, fmt.Errorf("ssh: invalid config: %s", diags.Error())
 	}
-	c := &Comm{cfg: *cfg, events: opts.Events, sem: make(chan struct{}, 1), closing: make(chan struct{})}
+	c := &Comm{cfg: *cfg, events: opts.Events, reportsProgress: opts.Events != nil, sem: make(chan struct{}, 1), closing: make(chan struct{})}
 	if c.events == nil {
 		c.events = event.Discard
 	}

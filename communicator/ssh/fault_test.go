@@ -353,6 +353,10 @@ func TestProgressEvents(t *testing.T) {
 			cfg := testConfig(srv)
 			cfg.FileTransferMethod = method
 			comm := connect(t, cfg, ssh.ConnectOptions{Events: sink})
+			var c communicator.Communicator = comm
+			if pr, ok := c.(communicator.ProgressReporter); !ok || !pr.ReportsProgress() {
+				t.Error("a Comm with an event sink does not say it reports progress")
+			}
 			dst := t.TempDir() + "/f"
 			data := bytes.Repeat([]byte("x"), 1<<20)
 			if err := comm.Upload(context.Background(), dst, bytes.NewReader(data), int64(len(data)), 0o644); err != nil {

@@ -35,6 +35,11 @@ type transfer interface {
 	close()
 }
 
+// ReportsProgress reports whether the Comm emits event.Progress for its
+// transfers: it does when ConnectOptions.Events was set. It implements
+// communicator.ProgressReporter, so callers do not count the bytes twice.
+func (c *Comm) ReportsProgress() bool { return c.reportsProgress }
+
 // maxResumes bounds how often one upload continues after a lost connection.
 const maxResumes = 3
 
