@@ -2,9 +2,12 @@ package ssh_test
 
 import (
 	"context"
+	"errors"
+	"io"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/communicator/commtest"
@@ -148,5 +151,38 @@ func TestHomeRelativePaths(t *testing.T) {
 				t.Errorf("$HOME/%s/f holds %q", method, got)
 			}
 		})
+	}
+}
+
+// A real sshd killed under a running command (a machine going down) is a
+// lost connection, and the next call tries to reconnect until ssh_timeout.
+func TestSSHDKilledMidCommand(t *testing.T) {
+	srv := testsshd.Start(t)
+	cfg := sshdConfig(srv)
+	cfg.Timeout = time.Second
+	comm := connect(t, cfg, ssh.ConnectOptions{})
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- comm.Run(context.Background(), &communicator.Cmd{Command: "echo started; sleep 30", Stdout: pw})
+		pw.Close()
+	}()
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(pr, buf); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	srv.Stop()
+	select {
+	case err := <-done:
+		if !errors.Is(err, communicator.ErrDisconnected) {
+			t.Fatalf("Run under a killed sshd = %v, want ErrDisconnected", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("Run did not notice the killed sshd within 15 s")
+	}
+	err := comm.Run(context.Background(), &communicator.Cmd{Command: "true"})
+	if err == nil || !strings.Contains(err.Error(), "ssh_timeout") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("Run with sshd gone = %v, want a timeout naming ssh_timeout and the refused connection", err)
 	}
 }

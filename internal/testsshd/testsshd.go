@@ -165,10 +165,51 @@ func (s *Server) Stop() {
 	s.cmd = nil
 	s.mu.Unlock()
 	if cmd != nil && cmd.Process != nil {
-		// sshd's per-connection processes share its process group.
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		// sshd puts each connection in a session of its own: find them
+		// (and the commands they run) before the listener dies and they
+		// are orphaned.
+		pids := append(descendants(cmd.Process.Pid), cmd.Process.Pid)
+		for _, pid := range pids {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
 		_ = cmd.Wait()
 	}
+}
+
+// descendants returns the processes below pid, read from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// "pid (comm) state ppid ...": comm may hold spaces and parentheses.
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		fields := strings.Fields(rest)
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, err := strconv.Atoi(fields[1]); err == nil {
+			children[ppid] = append(children[ppid], p)
+		}
+	}
+	var out []int
+	for queue := []int{pid}; len(queue) > 0; queue = queue[1:] {
+		for _, c := range children[queue[0]] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
 }
 
 func (s *Server) writeFiles(extra []string) error {
