@@ -374,3 +374,20 @@ func TestProgressEvents(t *testing.T) {
 		})
 	}
 }
+
+// A connection lost between two calls, noticed or not yet, is replaced by
+// the next call: nothing had run on it.
+func TestLostBetweenCalls(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	comm := connect(t, testConfig(srv), ssh.ConnectOptions{Events: event.Discard})
+	for i := range 20 {
+		srv.Drop()
+		if got := runOutput(t, comm, "echo ok"); got != "ok\n" {
+			t.Fatalf("round %d: %q", i, got)
+		}
+		srv.Drop()
+		if err := comm.Upload(context.Background(), t.TempDir()+"/f", strings.NewReader("x"), 1, 0o644); err != nil {
+			t.Fatalf("round %d: Upload: %v", i, err)
+		}
+	}
+}

@@ -26,11 +26,10 @@ const killGrace = time.Second
 // wraps communicator.ErrDisconnected. Cancelling ctx kills the remote
 // command (SIGKILL, then the session is closed).
 func (c *Comm) Run(ctx context.Context, cmd *communicator.Cmd) error {
-	cn, err := c.conn(ctx)
-	if err != nil {
+	cn, sess, err := openOn(ctx, c, c.newSession)
+	if cn == nil {
 		return fmt.Errorf("run %q: %w", cmd.Command, err)
 	}
-	sess, err := c.newSession(cn)
 	if err != nil {
 		return c.failed(cn, fmt.Sprintf("run %q: open session", cmd.Command), err)
 	}
@@ -66,6 +65,25 @@ func (c *Comm) Run(ctx context.Context, cmd *communicator.Cmd) error {
 		return &communicator.ExitError{Command: cmd.Command, Status: ee.ExitStatus(), Signal: ee.Signal()}
 	}
 	return c.failed(cn, fmt.Sprintf("run %q", cmd.Command), err)
+}
+
+// openOn returns the live connection and what open made on it. A
+// connection found lost at this point (the machine went away between two
+// calls, before the loss was noticed) is replaced once: nothing ran on it
+// yet. A nil connection means there was none to be had.
+func openOn[T any](ctx context.Context, c *Comm, open func(*conn) (T, error)) (*conn, T, error) {
+	for retried := false; ; retried = true {
+		cn, err := c.conn(ctx)
+		if err != nil {
+			var zero T
+			return nil, zero, err
+		}
+		v, err := open(cn)
+		if err == nil || retried || !connectionLost(cn, err) {
+			return cn, v, err
+		}
+		cn.close()
+	}
 }
 
 // newSession opens a session, forwarding the local agent when there is one

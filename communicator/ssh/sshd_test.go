@@ -186,3 +186,18 @@ func TestSSHDKilledMidCommand(t *testing.T) {
 		t.Errorf("Run with sshd gone = %v, want a timeout naming ssh_timeout and the refused connection", err)
 	}
 }
+
+// After a reboot-like restart of sshd the next call reconnects by itself.
+func TestSSHDRestart(t *testing.T) {
+	srv := testsshd.Start(t)
+	comm := connect(t, sshdConfig(srv), ssh.ConnectOptions{})
+	if got := runOutput(t, comm, "echo before"); got != "before\n" {
+		t.Fatalf("got %q", got)
+	}
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if got := runOutput(t, comm, "echo after"); got != "after\n" {
+		t.Errorf("after the restart: %q", got)
+	}
+}

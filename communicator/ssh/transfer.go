@@ -126,18 +126,17 @@ func (c *Comm) DownloadDir(ctx context.Context, src, dst string) error {
 // transfer runs do with a fresh transfer over the current connection;
 // upload says which way the bytes mostly flow.
 func (c *Comm) transfer(ctx context.Context, doing string, upload bool, do func(transfer) error) error {
-	cn, err := c.conn(ctx)
-	if err != nil {
+	cn, t, err := openOn(ctx, c, func(cn *conn) (transfer, error) {
+		if c.cfg.transferMethod() == MethodSCP {
+			return &scpTransfer{comm: c, cn: cn}, nil
+		}
+		return newSFTPTransfer(cn, upload)
+	})
+	if cn == nil {
 		return fmt.Errorf("%s: %w", doing, err)
 	}
-	var t transfer
-	if c.cfg.transferMethod() == MethodSCP {
-		t = &scpTransfer{comm: c, cn: cn}
-	} else {
-		t, err = newSFTPTransfer(cn, upload)
-		if err != nil {
-			return c.failed(cn, doing+": start sftp", err)
-		}
+	if err != nil {
+		return c.failed(cn, doing+": start transfer", err)
 	}
 	stop := context.AfterFunc(ctx, t.close)
 	err = do(t)

@@ -49,8 +49,9 @@ type Server struct {
 	// Dir holds the configuration, keys and authorized_keys.
 	Dir string
 
-	sshd  string
-	ready chan struct{}
+	sshd      string
+	ready     chan struct{}
+	readyOnce sync.Once
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -132,7 +133,7 @@ func Start(t testing.TB, opts ...Option) *Server {
 	return s
 }
 
-// Ready is closed once sshd listens.
+// Ready is closed once sshd first listens.
 func (s *Server) Ready() <-chan struct{} { return s.ready }
 
 // ReadyAt returns when sshd reported that it listens (zero before).
@@ -161,6 +162,21 @@ func (s *Server) HCL() string {
 func (s *Server) Stop() {
 	s.mu.Lock()
 	s.stopped = true
+	s.mu.Unlock()
+	s.kill()
+}
+
+// Restart kills sshd and every connection, as a reboot would, and starts
+// it again on the same port with the same keys. It returns once sshd
+// listens again; ReadyAt then says when.
+func (s *Server) Restart() error {
+	s.kill()
+	return s.run()
+}
+
+// kill kills the running sshd, if any, with its connections and commands.
+func (s *Server) kill() {
+	s.mu.Lock()
 	cmd := s.cmd
 	s.cmd = nil
 	s.mu.Unlock()
@@ -332,7 +348,7 @@ func (w *logWriter) Write(p []byte) (int, error) {
 		if !w.seen && strings.Contains(line, "Server listening on") {
 			w.seen = true
 			w.s.readyAt = time.Now()
-			close(w.s.ready)
+			w.s.readyOnce.Do(func() { close(w.s.ready) })
 			close(w.listening)
 		}
 		w.s.mu.Unlock()

@@ -57,3 +57,19 @@ func TestDelay(t *testing.T) {
 		t.Errorf("HCL() = %q lacks the host key", srv.HCL())
 	}
 }
+
+func TestRestart(t *testing.T) {
+	srv := testsshd.Start(t)
+	first := srv.ReadyAt()
+	if err := srv.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if !srv.ReadyAt().After(first) {
+		t.Errorf("ReadyAt = %v after Restart, not after the first start %v", srv.ReadyAt(), first)
+	}
+	c, err := net.DialTimeout("tcp", srv.Addr, time.Second)
+	if err != nil {
+		t.Fatalf("dial after Restart: %v", err)
+	}
+	c.Close()
+}
