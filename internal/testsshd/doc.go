@@ -5,6 +5,11 @@
 //	// srv.Host, srv.Port, srv.User, srv.ClientKeyFile, srv.HostKey
 //	// or, in a template: source "null" "x" { <srv.HCL()> }
 //
+// Options: Delay starts sshd in the background after a while (readiness
+// tests), Port picks the port, Config adds sshd_config lines. Stop kills
+// sshd with every connection and command (a machine going down); Restart
+// does that and starts it again with the same port and keys (a reboot).
+//
 // The server runs as the current user (root here), without PAM, with
 // internal-sftp, and is killed when the test ends. It sets SHLVL=1 for
 // sessions so that bash does not source ~/.bashrc for each command (root's
