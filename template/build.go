@@ -19,6 +19,7 @@ var buildSchema = &hcl.BodySchema{
 		{Type: "error-cleanup-provisioner", LabelNames: []string{"type"}},
 		{Type: "post-processor", LabelNames: []string{"type"}},
 		{Type: "post-processors"},
+		{Type: "family"},
 	},
 }
 
@@ -126,6 +127,8 @@ func (l *loader) decodeBuild(block *hcl.Block) hcl.Diagnostics {
 			if len(chain) > 0 {
 				b.PostProcessors = append(b.PostProcessors, chain)
 			}
+		case "family":
+			diags = append(diags, l.decodeFamily(blk, b, &checks)...)
 		}
 	}
 	if len(b.Sources) == 0 && !diags.HasErrors() {

@@ -86,7 +86,9 @@ type Build struct {
 	// PostProcessors is a list of chains: a lone post-processor block is a
 	// chain of one; a post-processors block is one chain.
 	PostProcessors [][]*PostProcessor
-	DeclRange      hcl.Range
+	// Family is the build's family block (a kiln extension); nil without one.
+	Family    *Family
+	DeclRange hcl.Range
 }
 
 // BuildSource is one source used by a build: a reference in sources = [...]
