@@ -1,6 +1,7 @@
 package template
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -30,6 +31,8 @@ type loadConfig struct {
 	now        time.Time
 	plugins    []string
 	syntaxOnly bool
+	// dataSources decodes data blocks (WithDataSources).
+	dataSources DataSources
 }
 
 // WithVars sets variables from "name=value" assignments, as -var does; later
@@ -75,6 +78,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "variables"},
 	{Type: "locals"},
 	{Type: "local", LabelNames: []string{"name"}},
+	{Type: "data", LabelNames: []string{"type", "name"}},
 	{Type: "source", LabelNames: []string{"type", "name"}},
 	{Type: "build"},
 }}
@@ -112,6 +116,7 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 			Now:       cfg.now,
 			Variables: map[string]*Variable{},
 			Locals:    map[string]*Local{},
+			Data:      map[DataRef]*Data{},
 			Sources:   map[SourceRef]*Source{},
 			cwd:       cwd,
 			env:       cfg.env,
@@ -156,13 +161,20 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 	diags = append(diags, l.declareVariables(byType["variable"], byType["variables"])...)
 	diags = append(diags, l.assignVariables(autoVarFiles)...)
 	diags = append(diags, l.finishVariables()...)
-	diags = append(diags, l.decodeLocals(byType["locals"], byType["local"])...)
+	values := valueBlocks{locals: byType["locals"], local: byType["local"], data: byType["data"]}
+	diags = append(diags, l.decodeValues(context.Background(), false, values)...)
 	l.t.base = l.t.baseVariables()
 	for _, b := range byType["source"] {
 		diags = append(diags, l.decodeSource(b)...)
 	}
 	for _, b := range byType["build"] {
 		diags = append(diags, l.decodeBuild(b)...)
+	}
+	if len(values.data) > 0 {
+		l.t.pending = &pendingData{l: l, values: values, builds: byType["build"], reported: map[string]bool{}}
+		for _, d := range diags {
+			l.t.pending.reported[diagKey(d)] = true
+		}
 	}
 	if len(l.t.Builds) == 0 && !diags.HasErrors() && len(bodies) > 0 {
 		diags = append(diags, &hcl.Diagnostic{
@@ -258,6 +270,7 @@ func (t *Template) baseVariables() map[string]cty.Value {
 	return map[string]cty.Value{
 		"var":    cty.ObjectVal(vars),
 		"local":  cty.ObjectVal(locals),
+		"data":   t.dataValue(),
 		"path":   t.pathValue(),
 		"packer": cty.ObjectVal(map[string]cty.Value{"version": cty.StringVal(PackerVersion)}),
 	}

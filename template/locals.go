@@ -1,6 +1,7 @@
 package template
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -9,28 +10,55 @@ import (
 	"github.com/zclconf/go-cty/cty"
 )
 
-// localDecl is a local value before evaluation.
-type localDecl struct {
+// valueNode is a local value or a data block: the two are evaluated together,
+// each after the locals and data blocks it uses.
+type valueNode struct {
+	// Exactly one of local and data is set.
 	local *Local
-	expr  hcl.Expression
-	deps  []string
-	// failed is set when the local cannot be evaluated (a bad reference or a
-	// cycle): its value is then unknown, so errors do not cascade.
+	expr  hcl.Expression // the local's expression
+	data  *Data
+	deps  []*valueNode
+	// failed is set when the node cannot be evaluated (a bad reference, a
+	// cycle, a failed dependency): its value is then unknown, so errors do
+	// not cascade.
 	failed bool
+}
+
+// name is how the node is referenced: local.NAME or data.TYPE.NAME.
+func (n *valueNode) name() string {
+	if n.local != nil {
+		return "local." + n.local.Name
+	}
+	return "data." + n.data.Type + "." + n.data.Name
+}
+
+func (n *valueNode) declRange() hcl.Range {
+	if n.local != nil {
+		return n.local.DeclRange
+	}
+	return n.data.DeclRange
 }
 
 var localSchema = &hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 	{Name: "expression", Required: true}, {Name: "sensitive"},
 }}
 
-// decodeLocals reads locals blocks and local blocks and evaluates every local
-// in dependency order.
-func (l *loader) decodeLocals(blocks, single hcl.Blocks) hcl.Diagnostics {
+// valueBlocks are the blocks that declare locals and data sources.
+type valueBlocks struct {
+	locals, local, data hcl.Blocks
+}
+
+// decodeValues reads locals blocks, local blocks and data blocks and
+// evaluates them in dependency order. Data sources are executed under ctx
+// when execute is set; otherwise each data block's value is an unknown value
+// of its data source's output type.
+func (l *loader) decodeValues(ctx context.Context, execute bool, blocks valueBlocks) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	decls := map[string]*localDecl{}
-	var order []*localDecl
-	add := func(name string, rng hcl.Range, expr hcl.Expression, sensitive bool) {
-		if prev, ok := decls[name]; ok {
+	locals := map[string]*valueNode{}
+	datas := map[DataRef]*valueNode{}
+	var order []*valueNode
+	addLocal := func(name string, rng hcl.Range, expr hcl.Expression, sensitive bool) {
+		if prev, ok := locals[name]; ok {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Duplicate local value",
@@ -39,18 +67,18 @@ func (l *loader) decodeLocals(blocks, single hcl.Blocks) hcl.Diagnostics {
 			})
 			return
 		}
-		d := &localDecl{local: &Local{Name: name, Sensitive: sensitive, DeclRange: rng}, expr: expr}
-		decls[name] = d
-		order = append(order, d)
+		n := &valueNode{local: &Local{Name: name, Sensitive: sensitive, DeclRange: rng}, expr: expr}
+		locals[name] = n
+		order = append(order, n)
 	}
-	for _, b := range blocks {
+	for _, b := range blocks.locals {
 		attrs, d := b.Body.JustAttributes()
 		diags = append(diags, d...)
 		for _, attr := range sortedAttributes(attrs) {
-			add(attr.Name, attr.NameRange, attr.Expr, false)
+			addLocal(attr.Name, attr.NameRange, attr.Expr, false)
 		}
 	}
-	for _, b := range single {
+	for _, b := range blocks.local {
 		content, d := b.Body.Content(localSchema)
 		diags = append(diags, d...)
 		attr, ok := content.Attributes["expression"]
@@ -61,107 +89,195 @@ func (l *loader) decodeLocals(blocks, single hcl.Blocks) hcl.Diagnostics {
 		if s, ok := content.Attributes["sensitive"]; ok {
 			diags = append(diags, gohcl.DecodeExpression(s.Expr, nil, &sensitive)...)
 		}
-		add(b.Labels[0], b.LabelRanges[0], attr.Expr, sensitive)
+		addLocal(b.Labels[0], b.LabelRanges[0], attr.Expr, sensitive)
 	}
-
-	for _, d := range order {
-		for _, tr := range d.expr.Variables() {
-			if tr.RootName() != "local" || len(tr) < 2 {
-				continue
-			}
-			a, ok := tr[1].(hcl.TraverseAttr)
-			if !ok {
-				continue
-			}
-			if _, ok := decls[a.Name]; !ok {
-				diags = append(diags, &hcl.Diagnostic{
-					Severity: hcl.DiagError,
-					Summary:  "Reference to undeclared local value",
-					Detail:   fmt.Sprintf("No local named %q is defined%s.", a.Name, suggestIn(a.Name, decls)),
-					Subject:  tr.SourceRange().Ptr(),
-				})
-				d.failed = true
-				continue
-			}
-			d.deps = append(d.deps, a.Name)
+	for _, b := range blocks.data {
+		d := newData(b)
+		if prev, ok := datas[d.DataRef]; ok {
+			diags = append(diags, &hcl.Diagnostic{
+				Severity: hcl.DiagError,
+				Summary:  "Duplicate data block",
+				Detail:   fmt.Sprintf("The data source %s was already defined at %s.", d.DataRef, prev.data.DeclRange),
+				Subject:  b.DefRange.Ptr(),
+			})
+			continue
 		}
+		n := &valueNode{data: d}
+		datas[d.DataRef] = n
+		order = append(order, n)
 	}
 
-	sorted, d := sortLocals(order, decls)
+	for _, n := range order {
+		diags = append(diags, n.resolveDeps(locals, datas)...)
+	}
+	sorted, d := sortValues(order)
 	diags = append(diags, d...)
-	values := map[string]cty.Value{}
-	ctx := &hcl.EvalContext{Variables: l.t.baseVariables(), Functions: l.t.funcs}
-	for _, d := range sorted {
-		val := cty.DynamicVal
-		if !d.failed {
-			ctx.Variables["local"] = cty.ObjectVal(values)
-			v, dd := d.expr.Value(ctx)
-			diags = append(diags, dd...)
-			if !dd.HasErrors() {
-				val = v
+
+	localVals := map[string]cty.Value{}
+	dataVals := map[DataRef]cty.Value{}
+	vars := l.t.baseVariables()
+	for _, n := range sorted {
+		vars["local"] = cty.ObjectVal(localVals)
+		vars["data"] = dataObject(dataVals)
+		ectx := &hcl.EvalContext{Variables: vars, Functions: l.t.funcs}
+		if n.local != nil {
+			val := cty.DynamicVal
+			if !n.failed {
+				v, dd := n.expr.Value(ectx)
+				diags = append(diags, dd...)
+				if !dd.HasErrors() {
+					val = v
+				}
 			}
+			n.local.Value = val
+			localVals[n.local.Name] = val
+			l.t.Locals[n.local.Name] = n.local
+			continue
 		}
-		d.local.Value = val
-		values[d.local.Name] = val
-		l.t.Locals[d.local.Name] = d.local
+		if !n.failed {
+			diags = append(diags, l.evalData(ctx, execute, n.data, ectx)...)
+		}
+		dataVals[n.data.DataRef] = n.data.Value
+		l.t.Data[n.data.DataRef] = n.data
 	}
 	return diags
 }
 
-// sortLocals orders locals so that each comes after the locals it uses, and
-// reports every cycle with its chain.
-func sortLocals(order []*localDecl, decls map[string]*localDecl) ([]*localDecl, hcl.Diagnostics) {
+// resolveDeps finds the locals and data blocks n refers to, reporting
+// references to ones that do not exist.
+func (n *valueNode) resolveDeps(locals map[string]*valueNode, datas map[DataRef]*valueNode) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	var traversals []hcl.Traversal
+	if n.local != nil {
+		traversals = n.expr.Variables()
+	} else {
+		traversals = bodyTraversals(n.data.Body)
+	}
+	for _, tr := range traversals {
+		switch tr.RootName() {
+		case "local":
+			name, ok := traverseName(tr, 1)
+			if !ok {
+				continue
+			}
+			dep, ok := locals[name]
+			if !ok {
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reference to undeclared local value",
+					Detail:   fmt.Sprintf("No local named %q is defined%s.", name, suggestIn(name, locals)),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+				n.failed = true
+				continue
+			}
+			n.deps = append(n.deps, dep)
+		case "data":
+			typ, ok1 := traverseName(tr, 1)
+			name, ok2 := traverseName(tr, 2)
+			if !ok1 || !ok2 {
+				continue
+			}
+			ref := DataRef{Type: typ, Name: name}
+			dep, ok := datas[ref]
+			if !ok {
+				known := map[string]bool{}
+				for r := range datas {
+					known[r.String()] = true
+				}
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Reference to undeclared data source",
+					Detail:   fmt.Sprintf("No data block %s is defined%s.", ref, suggestIn(ref.String(), known)),
+					Subject:  tr.SourceRange().Ptr(),
+				})
+				n.failed = true
+				continue
+			}
+			n.deps = append(n.deps, dep)
+		}
+	}
+	return diags
+}
+
+// traverseName returns the attribute name at step i of tr.
+func traverseName(tr hcl.Traversal, i int) (string, bool) {
+	if len(tr) <= i {
+		return "", false
+	}
+	a, ok := tr[i].(hcl.TraverseAttr)
+	return a.Name, ok
+}
+
+// sortValues orders nodes so that each comes after the nodes it uses, and
+// reports every cycle with its chain and where each link is declared.
+func sortValues(order []*valueNode) ([]*valueNode, hcl.Diagnostics) {
 	const (
 		unvisited = iota
 		visiting
 		done
 	)
 	var diags hcl.Diagnostics
-	state := map[string]int{}
-	var stack []*localDecl
-	var out []*localDecl
-	var visit func(d *localDecl)
-	visit = func(d *localDecl) {
-		state[d.local.Name] = visiting
-		stack = append(stack, d)
-		for _, dep := range d.deps {
-			next := decls[dep]
+	state := map[*valueNode]int{}
+	var stack, out []*valueNode
+	var visit func(n *valueNode)
+	visit = func(n *valueNode) {
+		state[n] = visiting
+		stack = append(stack, n)
+		for _, dep := range n.deps {
 			switch state[dep] {
 			case unvisited:
-				visit(next)
+				visit(dep)
 			case visiting:
 				i := len(stack) - 1
-				for stack[i] != next {
+				for stack[i] != dep {
 					i--
 				}
 				cycle := stack[i:]
+				// A cycle of locals names them as before data blocks
+				// existed (a -> b -> a); one with a data block names each
+				// node as it is referenced.
+				withData := false
+				for _, c := range cycle {
+					withData = withData || c.data != nil
+				}
+				name := func(c *valueNode) string {
+					if withData {
+						return c.name()
+					}
+					return c.local.Name
+				}
 				names := make([]string, 0, len(cycle)+1)
 				where := make([]string, 0, len(cycle))
 				for _, c := range cycle {
 					c.failed = true
-					names = append(names, c.local.Name)
-					where = append(where, fmt.Sprintf("%s at %s", c.local.Name, c.local.DeclRange))
+					names = append(names, name(c))
+					where = append(where, fmt.Sprintf("%s at %s", name(c), c.declRange()))
 				}
-				names = append(names, next.local.Name)
+				names = append(names, name(dep))
+				summary := "Cycle in local values: "
+				if withData {
+					summary = "Cycle in local values and data sources: "
+				}
 				diags = append(diags, &hcl.Diagnostic{
 					Severity: hcl.DiagError,
-					Summary:  "Cycle in local values: " + strings.Join(names, " -> "),
-					Detail: fmt.Sprintf("Each of these locals depends on the next, so none can be evaluated: %s.",
+					Summary:  summary + strings.Join(names, " -> "),
+					Detail: fmt.Sprintf("Each of these depends on the next, so none can be evaluated: %s.",
 						strings.Join(where, "; ")),
-					Subject: next.local.DeclRange.Ptr(),
+					Subject: dep.declRange().Ptr(),
 				})
 			}
-			if decls[dep].failed {
-				d.failed = true
+			if dep.failed {
+				n.failed = true
 			}
 		}
 		stack = stack[:len(stack)-1]
-		state[d.local.Name] = done
-		out = append(out, d)
+		state[n] = done
+		out = append(out, n)
 	}
-	for _, d := range order {
-		if state[d.local.Name] == unvisited {
-			visit(d)
+	for _, n := range order {
+		if state[n] == unvisited {
+			visit(n)
 		}
 	}
 	return out, diags

@@ -21,13 +21,18 @@ type Template struct {
 
 	Variables map[string]*Variable
 	Locals    map[string]*Local
-	Sources   map[SourceRef]*Source
-	Builds    []*Build
+	// Data holds the data blocks; their values are unknown until
+	// EvaluateDataSources runs them.
+	Data    map[DataRef]*Data
+	Sources map[SourceRef]*Source
+	Builds  []*Build
 
 	cwd   string               // path.cwd, and the base of relative paths in file functions
 	env   []string             // the environment env() reads in variable defaults
 	funcs funcMap              // functions outside variable defaults
-	base  map[string]cty.Value // var, local, path and packer
+	base  map[string]cty.Value // var, local, data, path and packer
+	// pending is set while data blocks wait for EvaluateDataSources.
+	pending *pendingData
 }
 
 // Variable is a declared input variable and the value it resolved to.

@@ -3,7 +3,7 @@ sourc "null" "a" { # ERROR: Did you mean "source"?
 
 region = "x" # ERROR: Unsupported argument
 
-data "amazon-ami" "x" { # ERROR: Unsupported block type
+data "amazon-ami" "x" { # ERROR: Unknown data source type
 }
 
 source "null" { # ERROR: Missing name for source
