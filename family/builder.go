@@ -1,0 +1,32 @@
+package family
+
+import (
+	"context"
+
+	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/builder"
+)
+
+// Builder is what a builder.Builder implements to make images of a family;
+// the build engine finds it by type assertion. The builder is decoded with
+// the template's family.name and family.version set, so that its image
+// name defaults to DefaultName (or, when given, contains the version).
+type Builder interface {
+	builder.Builder
+	// FamilyCatalog returns the catalog the builder's images go to.
+	FamilyCatalog(ctx context.Context) (Catalog, error)
+	// FamilySource resolves the source image and returns what of the
+	// builder's configuration decides the image's content (the
+	// "source-config" record of the digest) and the source image's ID.
+	FamilySource(ctx context.Context) (config []byte, sourceImage string, err error)
+	// ImageName returns the name the image will have.
+	ImageName() string
+	// SetLineage makes Run tag the image (and its snapshots) with tags.
+	SetLineage(tags map[string]string)
+	// FamilyArtifact returns the artifact for an existing image of the
+	// catalog, as Run would have returned it.
+	FamilyArtifact(img Image) artifact.Artifact
+	// TestImage boots a fresh machine from img, calls hook with a
+	// communicator to it, and removes the machine whatever happens.
+	TestImage(ctx context.Context, env *builder.Env, img Image, hook builder.Hook) error
+}
