@@ -158,7 +158,7 @@ func WithCleanupStop(stop <-chan struct{}) Option {
 func WithRegistries(reg build.Registries) Option { return func(o *options) { o.registries = &reg } }
 
 func collect(opts []Option) *options {
-	o := &options{}
+	o := &options{run: build.Options{KilnVersion: Version}}
 	for _, opt := range opts {
 		opt(o)
 	}

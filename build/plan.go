@@ -33,7 +33,10 @@ type Build struct {
 	Source *template.BuildSource
 
 	builder        builder.Builder
+	builderFactory builder.Factory
 	provisioners   []*plannedProvisioner
+	// familyTests are the provisioners of the family's test block.
+	familyTests    []*plannedProvisioner
 	errorCleanup   *plannedProvisioner
 	postProcessors [][]*plannedPostProcessor
 }
@@ -112,14 +115,15 @@ func (p *planner) add(diags hcl.Diagnostics) {
 
 func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
 	out := &Build{Name: s.FullName(b), Block: b, Source: s}
-	ectx := p.tpl.EvalContext(b, s, nil)
+	ectx := familyEvalContext(p.tpl.EvalContext(b, s, nil), b.Family, "")
 	if f, ok := p.reg.Builders.Lookup(s.Ref.Type); !ok {
 		p.add(unknownType(p.reg.Builders.UnknownError(s.Ref.Type), p.typeRange(s)))
 	} else {
 		bld, diags := f(s.Body, ectx)
 		p.add(diags)
-		out.builder = bld
+		out.builder, out.builderFactory = bld, f
 	}
+	p.planFamily(out, ectx)
 	for _, pb := range b.Provisioners {
 		if pp := p.provisioner(s, pb, ectx); pp != nil {
 			out.provisioners = append(out.provisioners, pp)

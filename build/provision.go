@@ -29,6 +29,11 @@ var retryDelay = func(attempt int) time.Duration {
 // on-error policy is abort or the build was cancelled) and the failure is
 // returned, naming the block.
 func (r *runner) provision(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+	return r.provisionWith(ctx, r.b.provisioners, comm, data)
+}
+
+// provisionWith runs the provisioners list as provision runs the build's.
+func (r *runner) provisionWith(ctx context.Context, list []*plannedProvisioner, comm communicator.Communicator, data map[string]string) error {
 	if comm == nil {
 		comm = noComm{}
 	}
@@ -38,7 +43,7 @@ func (r *runner) provision(ctx context.Context, comm communicator.Communicator, 
 		secrets = append(secrets, data[k])
 	}
 	r.secrets.add(secrets...)
-	for _, p := range r.b.provisioners {
+	for _, p := range list {
 		if !p.sel.includes(r.b.Source) {
 			continue
 		}

@@ -36,6 +36,9 @@ type Options struct {
 	FailFast bool
 	// RunID identifies the run (Packer's packer_run_uuid); "" makes one.
 	RunID string
+	// KilnVersion is kiln's version, for the lineage tags and the inputs
+	// digest of family builds.
+	KilnVersion string
 }
 
 // Result is the outcome of Run.
@@ -215,6 +218,9 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 		Ask:     r.opts.Ask,
 		Force:   r.opts.Force,
 		Debug:   r.opts.Debug,
+	}
+	if r.b.Block.Family != nil {
+		return r.buildFamily(ctx, env)
 	}
 	art, err := r.b.builder.Run(ctx, env, builder.HookFunc(r.provision))
 	if err != nil {
