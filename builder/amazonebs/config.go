@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/communicator/ssh"
+	"github.com/kilnhq/kiln/internal/awsimage"
 	"github.com/kilnhq/kiln/internal/awsutil"
 )
 
@@ -76,13 +77,9 @@ type Config struct {
 	SkipCreateAMI       bool              `hcl:"skip_create_ami,optional"`
 }
 
-// AMIFilter is the source_ami_filter block.
-type AMIFilter struct {
-	Filters           map[string]string `hcl:"filters,optional"`
-	Owners            []string          `hcl:"owners,optional"`
-	MostRecent        bool              `hcl:"most_recent,optional"`
-	IncludeDeprecated bool              `hcl:"include_deprecated,optional"`
-}
+// AMIFilter is the source_ami_filter block, read and applied as the
+// amazon-ami data source reads and applies its body.
+type AMIFilter = awsimage.Filter
 
 // Filter is a vpc_filter or security_group_filter block.
 type Filter struct {
@@ -152,7 +149,7 @@ func (c *Config) validate(body hcl.Body) hcl.Diagnostics {
 	if !attrSet(body, "instance_type") && !attrSet(body, "spot_instance_types") {
 		missing("amazon-ebs needs instance_type (or spot_instance_types with spot_price).")
 	}
-	if !c.SkipCreateAMI && !attrSet(body, "ami_name") {
+	if !c.SkipCreateAMI && !attrSet(body, "ami_name") && c.AMIName == "" {
 		missing("amazon-ebs needs ami_name, unless skip_create_ami = true.")
 	}
 	if n := c.AMIName; n != "" && !strings.Contains(n, "{{") && (len(n) < 3 || len(n) > 128) {

@@ -3,82 +3,29 @@ package amazonebs
 import (
 	"context"
 	"fmt"
-	"maps"
 	"math/rand/v2"
-	"slices"
 	"sort"
-	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/kilnhq/kiln/internal/awsimage"
 	"github.com/kilnhq/kiln/internal/step"
 )
 
 // stepSourceAMI finds the source image, by ID or by filter.
 func stepSourceAMI(ctx context.Context, s *state, _ *step.Undo) error {
-	in := &ec2.DescribeImagesInput{}
-	f := s.cfg.SourceAMIFilter
-	if s.cfg.SourceAMI != "" {
-		in.ImageIds = []string{s.cfg.SourceAMI}
-	}
-	if f != nil {
-		in.Filters = filters(f.Filters)
-		in.Owners = f.Owners
-		if f.IncludeDeprecated {
-			in.IncludeDeprecated = aws.Bool(true)
-		}
-	}
-	out, err := s.ec2.DescribeImages(ctx, in)
+	img, err := awsimage.Find(ctx, s.ec2, s.cfg.SourceAMI, s.cfg.SourceAMIFilter)
 	if err != nil {
-		return fmt.Errorf("find source AMI: %w", err)
+		return fmt.Errorf("find source AMI in %s: %w", s.region, err)
 	}
-	images := out.Images
-	if len(images) == 0 {
-		return fmt.Errorf("find source AMI in %s: no image matches %s", s.region, describeSource(s.cfg))
-	}
-	if len(images) > 1 {
-		if f == nil || !f.MostRecent {
-			return fmt.Errorf("find source AMI in %s: %d images match %s; set most_recent = true or narrow the filter", s.region, len(images), describeSource(s.cfg))
-		}
-		sort.SliceStable(images, func(i, j int) bool {
-			return aws.ToString(images[i].CreationDate) > aws.ToString(images[j].CreationDate)
-		})
-	}
-	img := images[0]
 	if img.RootDeviceType != types.DeviceTypeEbs {
 		return fmt.Errorf("source AMI %s (%s) has root device type %q: amazon-ebs needs an EBS-backed image", aws.ToString(img.ImageId), aws.ToString(img.Name), img.RootDeviceType)
 	}
 	s.source = img
 	s.say("source AMI: %s (%s)", aws.ToString(img.ImageId), aws.ToString(img.Name))
 	return nil
-}
-
-func describeSource(c *Config) string {
-	var parts []string
-	if c.SourceAMI != "" {
-		parts = append(parts, "id "+c.SourceAMI)
-	}
-	if f := c.SourceAMIFilter; f != nil {
-		keys := make([]string, 0, len(f.Filters))
-		for k, v := range f.Filters {
-			keys = append(keys, k+"="+v)
-		}
-		sort.Strings(keys)
-		parts = append(parts, fmt.Sprintf("filters {%s} owners %v", strings.Join(keys, ", "), f.Owners))
-	}
-	return strings.Join(parts, " and ")
-}
-
-// filters turns a Packer filters map into EC2 filters. A value is a single
-// pattern, as in Packer.
-func filters(m map[string]string) []types.Filter {
-	out := make([]types.Filter, 0, len(m))
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		out = append(out, types.Filter{Name: aws.String(k), Values: []string{m[k]}})
-	}
-	return out
 }
 
 // legacyData returns the values for legacy {{ .Name }} strings in region.
@@ -154,7 +101,7 @@ func stepNetwork(ctx context.Context, s *state, _ *step.Undo) error {
 	c := s.cfg
 	s.vpcID, s.subnetID, s.az = c.VpcID, c.SubnetID, c.AvailabilityZone
 	if s.vpcID == "" && c.VpcFilter != nil {
-		out, err := s.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: filters(c.VpcFilter.Filters)})
+		out, err := s.ec2.DescribeVpcs(ctx, &ec2.DescribeVpcsInput{Filters: awsimage.EC2Filters(c.VpcFilter.Filters)})
 		if err != nil {
 			return fmt.Errorf("find VPC: %w", err)
 		}
@@ -164,7 +111,7 @@ func stepNetwork(ctx context.Context, s *state, _ *step.Undo) error {
 		s.vpcID = aws.ToString(out.Vpcs[0].VpcId)
 	}
 	if s.subnetID == "" && c.SubnetFilter != nil {
-		in := &ec2.DescribeSubnetsInput{Filters: filters(c.SubnetFilter.Filters)}
+		in := &ec2.DescribeSubnetsInput{Filters: awsimage.EC2Filters(c.SubnetFilter.Filters)}
 		if s.vpcID != "" {
 			in.Filters = append(in.Filters, types.Filter{Name: aws.String("vpc-id"), Values: []string{s.vpcID}})
 		}
@@ -196,7 +143,7 @@ func stepNetwork(ctx context.Context, s *state, _ *step.Undo) error {
 		s.sgIDs = []string{c.SecurityGroupID}
 	}
 	if len(s.sgIDs) == 0 && c.SecurityGroupFilter != nil {
-		in := &ec2.DescribeSecurityGroupsInput{Filters: filters(c.SecurityGroupFilter.Filters)}
+		in := &ec2.DescribeSecurityGroupsInput{Filters: awsimage.EC2Filters(c.SecurityGroupFilter.Filters)}
 		if s.vpcID != "" {
 			in.Filters = append(in.Filters, types.Filter{Name: aws.String("vpc-id"), Values: []string{s.vpcID}})
 		}
