@@ -89,7 +89,10 @@ func DefaultRegistries() build.Registries {
 
 // Load reads the template at path (a file or a directory), as
 // template.Load does, accepting required_plugins entries for the plugins
-// whose components kiln embeds.
+// whose components kiln embeds, with the data sources of
+// DefaultDataSources (a later template.WithDataSources replaces them). Data
+// sources are not run: their values stay unknown until Build runs them, or
+// the caller calls tpl.EvaluateDataSources.
 func Load(path string, opts ...template.LoadOption) (*template.Template, hcl.Diagnostics) {
 	var plugins []string
 	for _, name := range DefaultRegistries().Builders.Names() {
@@ -97,7 +100,10 @@ func Load(path string, opts ...template.LoadOption) (*template.Template, hcl.Dia
 			plugins = append(plugins, p)
 		}
 	}
-	opts = append([]template.LoadOption{template.WithEmbeddedPlugins(plugins...)}, opts...)
+	opts = append([]template.LoadOption{
+		template.WithEmbeddedPlugins(plugins...),
+		template.WithDataSources(DataSources(DefaultDataSources())),
+	}, opts...)
 	return template.Load(path, opts...)
 }
 
@@ -185,9 +191,19 @@ func Validate(tpl *template.Template, opts ...Option) hcl.Diagnostics {
 // error. Otherwise the Result holds each build's artifacts and error, and
 // the error is Result.Err(): nil when every build succeeded. Warnings from
 // validation are sent as event.Message.
+//
+// Before planning, Build runs the template's data sources (once per
+// template: see template.EvaluateDataSources) and sends each result as an
+// event.Message, sensitive values redacted; a failed data source is an
+// error diagnostic like a validation problem.
 func Build(ctx context.Context, tpl *template.Template, opts ...Option) (*build.Result, error) {
 	o := collect(opts)
-	builds, diags := build.Plan(tpl, *o.registries, o.only, o.except)
+	diags := evaluateDataSources(ctx, tpl, o.run.Events)
+	if diags.HasErrors() {
+		return nil, diags
+	}
+	builds, planDiags := build.Plan(tpl, *o.registries, o.only, o.except)
+	diags = append(diags, planDiags...)
 	if diags.HasErrors() {
 		return nil, diags
 	}

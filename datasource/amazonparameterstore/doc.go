@@ -1,0 +1,13 @@
+// Package amazonparameterstore is the amazon-parameterstore data source
+// (data "amazon-parameterstore" "NAME"), read as Packer reads it: name,
+// with_decryption and the AWS access options of the amazon-ebs builder. It
+// reads one SSM parameter, such as the public
+// /aws/service/ami-amazon-linux-latest/... parameters that name the newest
+// Amazon Linux image, and returns its value, version and arn.
+//
+// Its output is not sensitive by itself, as in Packer: a template that reads
+// a secret wraps it in a sensitive local (local "x" { sensitive = true }),
+// and kiln then redacts the value everywhere. It sits with the other data
+// sources, above the datasource contract; AWS access and retries come from
+// internal/awsutil.
+package amazonparameterstore
