@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/testboot"
 )
 
 func TestNewValid(t *testing.T) {
@@ -96,7 +97,7 @@ func TestUserDataAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, pub, auth, err := parseKilnUserData([]byte(ud))
+	key, pub, auth, err := testboot.ParseUserData([]byte(ud))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +121,7 @@ func TestUserDataMergesUserParts(t *testing.T) {
 		if !strings.HasPrefix(ud, "Content-Type: multipart/mixed") || !strings.Contains(ud, wantType) {
 			t.Errorf("user data for %q:\n%s", user, ud)
 		}
-		if _, _, _, err := parseKilnUserData([]byte(ud)); err != nil {
+		if _, _, _, err := testboot.ParseUserData([]byte(ud)); err != nil {
 			t.Errorf("kiln's part lost: %v", err)
 		}
 		body := user

@@ -20,6 +20,7 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/awsutil"
+	"github.com/kilnhq/kiln/internal/testboot"
 	"github.com/kilnhq/kiln/internal/testenv"
 	"github.com/kilnhq/kiln/internal/testmoto"
 )
@@ -39,7 +40,7 @@ type rig struct {
 	home    *ec2.Client // build region
 	away    *ec2.Client // copy region
 	journal string
-	boot    *bootPlayer
+	boot    *testboot.Player
 	copies  bool // copy the image to copyRegion
 	// baseline holds what moto has before the build (its catalog's
 	// snapshots belong to the test account).
@@ -73,7 +74,7 @@ func newRig(t *testing.T) *rig {
 			r.baseline[c][l] = true
 		}
 	}
-	r.boot = startBootPlayer(t, moto, buildRegion, r.port)
+	r.boot = testboot.Start(t, moto, buildRegion, r.port)
 	return r
 }
 
@@ -265,8 +266,8 @@ func TestIntegrationHappyPath(t *testing.T) {
 		t.Errorf("description %q not rendered", d)
 	}
 	r.assertCleanExceptImages()
-	if len(r.boot.hostKeys) != 1 {
-		t.Errorf("boot player saw %d instances, want 1", len(r.boot.hostKeys))
+	if r.boot.Booted() != 1 {
+		t.Errorf("boot player saw %d instances, want 1", r.boot.Booted())
 	}
 	if err := a.Destroy(ctx); err != nil {
 		t.Fatalf("destroy: %v", err)
@@ -368,7 +369,7 @@ func TestIntegrationUserData(t *testing.T) {
 	if hook.data["ID"] == "" || hook.data["SourceAMI"] != r.source || hook.data["BuildRegion"] != buildRegion {
 		t.Errorf("hook data = %v", hook.data)
 	}
-	raw, ok := r.boot.userData(hook.data["ID"])
+	raw, ok := r.boot.UserData(hook.data["ID"])
 	if !ok || !strings.Contains(raw, "echo hello > /tmp/hello") || !strings.Contains(raw, "text/x-shellscript") {
 		t.Errorf("user data lacks the user's script:\n%s", raw)
 	}
@@ -415,7 +416,7 @@ func TestIntegrationNameTaken(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "already exists in eu-west-1") {
 		t.Fatalf("err = %v, want the taken name reported", err)
 	}
-	if len(r.boot.hostKeys) != 0 {
+	if r.boot.Booted() != 0 {
 		t.Error("an instance was launched although the name was taken")
 	}
 	r.assertClean()
@@ -459,7 +460,7 @@ func TestIntegrationOwnKeyPair(t *testing.T) {
 	if !strings.Contains(hook.out.String(), "own-key") {
 		t.Errorf("output %q", hook.out.String())
 	}
-	raw, _ := r.boot.userData(hook.data["ID"])
+	raw, _ := r.boot.UserData(hook.data["ID"])
 	if strings.Contains(raw, "ssh_authorized_keys") {
 		t.Errorf("user data carries a login key although the key pair provides it:\n%s", raw)
 	}
