@@ -30,6 +30,7 @@ type Artifact struct {
 
 func (s *state) artifact() *Artifact {
 	tags, _ := s.renderTags(s.cfg.Tags, s.region) // rendered once already in stepTag
+	maps.Copy(tags, s.lineage)
 	return &Artifact{
 		Images:        maps.Clone(s.images),
 		Snapshots:     maps.Clone(s.snapshots),

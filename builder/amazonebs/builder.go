@@ -33,6 +33,10 @@ type Builder struct {
 	journalDir string
 	publicIP   func(ctx context.Context) (string, error)
 	waits      waitTimes
+	// family is set when the source is decoded for a build with a family
+	// block; lineage holds the tags SetLineage gave.
+	family  *familyVars
+	lineage map[string]string
 }
 
 // waitTimes bounds the waits. The deadlines are generous: the AMI waits
@@ -52,10 +56,13 @@ var defaultWaits = waitTimes{
 
 // New decodes a source "amazon-ebs" body. It has no side effects.
 func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
-	b := &Builder{waits: defaultWaits}
+	b := &Builder{waits: defaultWaits, family: familyFrom(ectx)}
 	diags := hclconf.Decode(body, ectx, &b.cfg)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if b.family != nil && b.cfg.AMIName == "" && !attrSet(body, "ami_name") {
+		b.cfg.AMIName = b.family.imageName()
 	}
 	diags = append(diags, b.cfg.validate(body)...)
 	if diags.HasErrors() {
@@ -102,6 +109,8 @@ type state struct {
 	debugKeys []string
 	// launch
 	instance types.Instance
+	// lineage tags of a family image (SetLineage)
+	lineage map[string]string
 	// create-image, copy
 	mu        sync.Mutex
 	images    map[string]string   // region → AMI ID
@@ -110,7 +119,16 @@ type state struct {
 
 // Run builds the AMI. See builder.Builder.
 func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) (artifact.Artifact, error) {
-	cfg := b.cfg
+	s, err := b.run(ctx, env, hook, b.cfg, steps())
+	if err != nil || s.cfg.SkipCreateAMI {
+		return nil, err
+	}
+	return s.artifact(), nil
+}
+
+// run runs steps with cfg, every temporary resource journaled and removed
+// at the end, and returns the steps' state.
+func (b *Builder) run(ctx context.Context, env *builder.Env, hook builder.Hook, cfg Config, steps []step.Step[state]) (*state, error) {
 	if cfg.Region == "" {
 		// No region in the template: the SDK's (AWS_REGION, profile).
 		awsCfg, err := cfg.AccessConfig.Load(ctx, "")
@@ -159,22 +177,20 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 		tempTags: awsutil.TempTags(build, time.Now(), ttl),
 		publicIP: b.publicIP,
 		images:   map[string]string{}, snapshots: map[string][]string{},
+		lineage: b.lineage,
 	}
 	if s.publicIP == nil {
 		s.publicIP = checkIP
 	}
 	rec := &undoLog{sink: events}
-	runErr := step.Run(ctx, step.Runner{Events: rec, Policy: env.OnError, Ask: env.Ask}, s, steps()...)
+	runErr := step.Run(ctx, step.Runner{Events: rec, Policy: env.OnError, Ask: env.Ask}, s, steps...)
 	if cerr := j.Close(); cerr != nil && runErr == nil {
 		events.Emit(&event.Message{Level: event.Warn, Text: fmt.Sprintf("amazon-ebs: close journal: %v", cerr)})
 	}
 	if runErr != nil {
 		return nil, fmt.Errorf("amazon-ebs: %w%s", runErr, rec.summary())
 	}
-	if cfg.SkipCreateAMI {
-		return nil, nil
-	}
-	return s.artifact(), nil
+	return s, nil
 }
 
 func steps() []step.Step[state] {

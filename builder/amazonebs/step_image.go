@@ -3,6 +3,7 @@ package amazonebs
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -299,6 +300,7 @@ func stepTag(ctx context.Context, s *state, _ *step.Undo) error {
 		if err != nil {
 			return fmt.Errorf("tags: %w", err)
 		}
+		maps.Copy(tags, s.lineage)
 		// As in Packer, snapshots get the AMI's tags, overridden by
 		// snapshot_tags.
 		snapTags, err := s.renderTags(s.cfg.SnapshotTags, region)
