@@ -39,6 +39,9 @@ type Player struct {
 	sshd   string
 	mu     sync.Mutex
 	booted map[string]*exec.Cmd
+	// reaped holds the instances whose sshd was stopped when they were
+	// terminated.
+	reaped map[string]bool
 	logs   bytes.Buffer
 	// rawUserData records the user data of each instance booted.
 	rawUserData map[string]string
@@ -68,7 +71,7 @@ func Start(t testing.TB, moto *testmoto.Server, region string, port int) *Player
 	p := &Player{
 		t: t, ec2: ec2.NewFromConfig(moto.Config(region)), port: port,
 		sshd:   testenv.Tool(t, "sshd", "/usr/sbin", "/usr/local/sbin"),
-		booted: map[string]*exec.Cmd{}, rawUserData: map[string]string{},
+		booted: map[string]*exec.Cmd{}, reaped: map[string]bool{}, rawUserData: map[string]string{},
 	}
 	if os.Geteuid() == 0 {
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
@@ -92,7 +95,10 @@ func Start(t testing.TB, moto *testmoto.Server, region string, port int) *Player
 		<-done
 		p.mu.Lock()
 		defer p.mu.Unlock()
-		for _, cmd := range p.booted {
+		for id, cmd := range p.booted {
+			if p.reaped[id] {
+				continue
+			}
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			cmd.Wait()
 		}
@@ -104,6 +110,7 @@ func Start(t testing.TB, moto *testmoto.Server, region string, port int) *Player
 }
 
 func (p *Player) poll(ctx context.Context) {
+	p.reap(ctx)
 	out, err := p.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{
 		{Name: aws.String("tag:" + awsutil.TagTemporary), Values: []string{"true"}},
 		{Name: aws.String("instance-state-name"), Values: []string{"running"}},
@@ -119,6 +126,32 @@ func (p *Player) poll(ctx context.Context) {
 			p.mu.Unlock()
 			if !seen {
 				p.boot(ctx, id)
+			}
+		}
+	}
+}
+
+// reap stops the sshd of every booted instance that was terminated, as its
+// machine would, so that the port is free for the next instance (such as a
+// family build's test instance).
+func (p *Player) reap(ctx context.Context) {
+	out, err := p.ec2.DescribeInstances(ctx, &ec2.DescribeInstancesInput{Filters: []types.Filter{
+		{Name: aws.String("instance-state-name"), Values: []string{"shutting-down", "terminated"}},
+	}})
+	if err != nil {
+		return
+	}
+	for _, r := range out.Reservations {
+		for _, in := range r.Instances {
+			id := aws.ToString(in.InstanceId)
+			p.mu.Lock()
+			cmd := p.booted[id]
+			reap := cmd != nil && !p.reaped[id]
+			p.reaped[id] = p.reaped[id] || reap
+			p.mu.Unlock()
+			if reap {
+				syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+				cmd.Wait()
 			}
 		}
 	}
