@@ -58,6 +58,21 @@ locals {
   }
 }
 
+# The newest official Debian 12 image in the build region, looked up when the
+# build starts (kiln validate leaves it unknown unless given
+# -evaluate-datasources).
+data "amazon-ami" "debian" {
+  region = var.region
+  filters = {
+    name                = "debian-12-amd64-*"
+    architecture        = "x86_64"
+    root-device-type    = "ebs"
+    virtualization-type = "hvm"
+  }
+  owners      = ["136693071363"]
+  most_recent = true
+}
+
 source "amazon-ebs" "web" {
   region        = var.region
   instance_type = var.instance_type
@@ -66,23 +81,14 @@ source "amazon-ebs" "web" {
 
   ami_description = "Web server ${var.app_version} from {{ .SourceAMIName }}"
 
-  source_ami_filter {
-    filters = {
-      name                = "debian-12-amd64-*"
-      architecture        = "x86_64"
-      root-device-type    = "ebs"
-      virtualization-type = "hvm"
-    }
-    owners      = ["136693071363"]
-    most_recent = true
-  }
+  source_ami = data.amazon-ami.debian.id
 
   ssh_username = "admin"
 
   tags = merge(local.common_tags, {
     Name          = local.ami_name
     SourceAMI     = "{{ .SourceAMI }}"
-    SourceAMIName = "{{ .SourceAMIName }}"
+    SourceAMIName = data.amazon-ami.debian.name
     BuildRegion   = "{{ .BuildRegion }}"
   })
   snapshot_tags = local.common_tags
