@@ -1,9 +1,13 @@
 package datasource_test
 
 import (
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln"
 	"github.com/kilnhq/kiln/internal/testenv"
@@ -63,5 +67,37 @@ func TestValidateWithoutCalls(t *testing.T) {
 	line := 1 + strings.Count(src[:strings.Index(src, "EXTRA")], "\n")
 	if len(diags) != 1 || !strings.Contains(diags[0].Detail, "nmae") || diags[0].Subject.Start.Line != line {
 		t.Errorf("a misspelt output attribute: want one error on line %d, got %v", line, diags)
+	}
+}
+
+// Each data source reports a bad configuration when the template loads,
+// at the attribute or block at fault.
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, body, want string
+		line             int
+	}{
+		{"ami-no-filter", "amazon-ami\" \"x\" {\n  region = \"us-east-1\"\n}", "needs filters or owners", 1},
+		{"ami-no-owner", "amazon-ami\" \"x\" {\n  filters = { name = \"debian-*\" }\n}", "Missing AMI owner", 2},
+		{"ami-access", "amazon-ami\" \"x\" {\n  owners = [\"self\"]\n  access_key = \"AKIA\"\n}", "access_key and secret_key", 3},
+		{"ami-unknown", "amazon-ami\" \"x\" {\n  owners = [\"self\"]\n  most_recnt = true\n}", "most_recnt", 3},
+		{"parameter-no-name", "amazon-parameterstore\" \"x\" {\n  region = \"us-east-1\"\n}", "\"name\" is required", 1},
+		{"http-url", "http\" \"x\" {\n  url = \"file:///etc/passwd\"\n}", "url must be", 2},
+		{"null-no-input", "null\" \"x\" {\n}", "\"input\" is required", 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte("data \""+tc.body+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			_, diags := kiln.Load(dir)
+			if !diags.HasErrors() {
+				t.Fatal("no error")
+			}
+			d := diags.Errs()[0].(*hcl.Diagnostic)
+			if !strings.Contains(d.Summary+" "+d.Detail, tc.want) || d.Subject == nil || d.Subject.Start.Line != tc.line {
+				t.Errorf("got %s: %s at %v; want %q on line %d", d.Summary, d.Detail, d.Subject, tc.want, tc.line)
+			}
+		})
 	}
 }
