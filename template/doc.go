@@ -15,8 +15,14 @@
 //     in order. Values given as strings (environment, -var) are taken
 //     literally for string, number, bool and untyped variables and parsed as
 //     HCL expressions for collection and structural types;
-//   - evaluates locals (locals blocks and local blocks) in dependency order,
-//     reporting cycles with their chain;
+//   - evaluates locals (locals blocks and local blocks) and data blocks
+//     (data "TYPE" "NAME", referenced as data.TYPE.NAME.ATTR) together in
+//     dependency order, reporting cycles with their chain and ranges. Data
+//     blocks are decoded by the data sources given with WithDataSources;
+//     Load never runs them: their values are unknown values of each data
+//     source's output type, so references are checked and checks that need
+//     the values are deferred, until EvaluateDataSources runs them once and
+//     evaluates the locals and builds again with their outputs;
 //   - keeps every source, provisioner and post-processor body raw, with its
 //     ranges, for the component that owns its schema to decode with the
 //     context EvalContext returns. A build's source block with overrides
