@@ -256,3 +256,31 @@ func TestDataWithoutSources(t *testing.T) {
 	_, diags := Load(dir)
 	diagAt(t, diags, "Unknown data source type", 1)
 }
+
+// In JSON templates too, a data block's references order it after what it
+// uses.
+func TestDataJSON(t *testing.T) {
+	dir := t.TempDir()
+	src := `{
+  "locals": {"name": "${data.echo.first.output}-x"},
+  "data": {
+    "echo": {
+      "second": {"input": "${local.name}"},
+      "first": {"input": "one"}
+    }
+  }
+}`
+	if err := os.WriteFile(filepath.Join(dir, "main.pkr.json"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tpl, diags := Load(dir, WithNow(testNow), WithEnviron(nil), WithDataSources(&echoSources{calls: map[string]int{}}))
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if diags := tpl.EvaluateDataSources(context.Background()); len(diags) > 0 {
+		t.Fatal(diags.Error())
+	}
+	if got := tpl.Data[DataRef{"echo", "second"}].Value.GetAttr("output"); got != cty.StringVal("one-x") {
+		t.Errorf("data.echo.second.output = %#v", got)
+	}
+}
