@@ -1,0 +1,269 @@
+package build
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/family"
+	"github.com/kilnhq/kiln/internal/hclconf"
+	"github.com/kilnhq/kiln/template"
+)
+
+// localFamilyBuilder makes "images" in a family.Local catalog without a
+// VM: the fast local path of the family flow.
+type localFamilyBuilder struct {
+	w   *world
+	cfg struct {
+		Root string `hcl:"root"`
+		Base string `hcl:"base,optional"`
+		Name string `hcl:"name,optional"`
+	}
+	version string
+	lineage map[string]string
+}
+
+func (w *world) familyRegistries() Registries {
+	reg := w.registries()
+	reg.Builders.Register("localfam", func(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
+		b := &localFamilyBuilder{w: w}
+		diags := hclconf.Decode(body, ectx, &b.cfg)
+		if f, ok := ectx.Variables["family"]; ok && b.cfg.Name == "" {
+			v := f.GetAttr("version")
+			b.version = "0.0.0"
+			if v.IsKnown() {
+				b.version = v.AsString()
+			}
+			b.cfg.Name = f.GetAttr("name").AsString() + "-" + b.version
+		}
+		return b, diags
+	})
+	return reg
+}
+
+func (b *localFamilyBuilder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) (artifact.Artifact, error) {
+	b.w.record("build " + b.cfg.Name)
+	if err := hook.Provision(ctx, &fakeComm{w: b.w, build: env.Info.Name}, nil); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(b.cfg.Root, b.cfg.Name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	file := b.cfg.Name + ".qcow2"
+	if err := os.WriteFile(filepath.Join(dir, file), []byte("disk of "+b.cfg.Name), 0o644); err != nil {
+		return nil, err
+	}
+	err := family.WriteSidecar(dir, family.Sidecar{
+		Family: b.lineage[family.TagFamily], Version: b.lineage[family.TagVersion], Name: b.cfg.Name,
+		Created: time.Now(), Files: []string{file}, Tags: b.lineage,
+	})
+	return &fakeArtifact{w: b.w, id: filepath.Join(dir, file), typ: "localfam"}, err
+}
+
+func (b *localFamilyBuilder) FamilyCatalog(context.Context) (family.Catalog, error) {
+	return &family.Local{Root: b.cfg.Root}, nil
+}
+
+func (b *localFamilyBuilder) FamilySource(context.Context) ([]byte, string, error) {
+	return []byte(`{}`), "base:" + b.cfg.Base, nil
+}
+
+func (b *localFamilyBuilder) ImageName() string { return b.cfg.Name }
+
+func (b *localFamilyBuilder) SetLineage(tags map[string]string) { b.lineage = tags }
+
+func (b *localFamilyBuilder) FamilyArtifact(img family.Image) artifact.Artifact {
+	return &fakeArtifact{w: b.w, id: img.IDs[family.LocalRegion], typ: "localfam"}
+}
+
+func (b *localFamilyBuilder) TestImage(ctx context.Context, env *builder.Env, img family.Image, hook builder.Hook) error {
+	b.w.record("test " + img.Name)
+	return hook.Provision(ctx, &fakeComm{w: b.w, build: env.Info.Name}, nil)
+}
+
+const localFamilyTemplate = `
+variable "cmd" {
+  type    = string
+  default = "echo a"
+}
+variable "test" {
+  type    = string
+  default = "true"
+}
+variable "keep" {
+  type    = number
+  default = 0
+}
+source "localfam" "x" {
+  root = "ROOT"
+}
+build {
+  sources = ["source.localfam.x"]
+  family {
+    name    = "web"
+    channel = "candidate"
+    keep    = var.keep
+    test {
+      provisioner "record" {
+        command = var.test
+      }
+    }
+  }
+  provisioner "record" {
+    command = var.cmd
+  }
+}
+`
+
+func TestFamilyLocalFlow(t *testing.T) {
+	root := t.TempDir()
+	w := &world{}
+	src := strings.Replace(localFamilyTemplate, "ROOT", root, 1)
+	run := func(vars ...string) (*Result, *events) {
+		t.Helper()
+		tpl := load(t, src, template.WithVars(vars...))
+		builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+		if diags.HasErrors() {
+			t.Fatalf("plan: %v", diags)
+		}
+		ev := &events{}
+		return Run(context.Background(), tpl, builds, Options{Events: ev, KilnVersion: "1.2.3"}), ev
+	}
+	cat := &family.Local{Root: root}
+	ctx := context.Background()
+
+	res, _ := run()
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	first := ids(res.Builds[0].Artifacts)
+	res, ev := run()
+	if err := res.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(res.Builds[0].Artifacts); strings.Join(got, ",") != strings.Join(first, ",") {
+		t.Errorf("unchanged build: %v, want %v", got, first)
+	}
+	if !strings.Contains(strings.Join(messages(ev), "\n"), "inputs unchanged") {
+		t.Errorf("no reuse message: %v", messages(ev))
+	}
+	builds := 0
+	for _, c := range w.recorded() {
+		if strings.HasPrefix(c, "build ") {
+			builds++
+		}
+	}
+	if builds != 1 {
+		t.Errorf("%d builds ran for two unchanged runs: %v", builds, w.recorded())
+	}
+	if res, _ := run("cmd=echo b"); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	imgs, err := cat.Images(ctx, "web")
+	if err != nil || len(imgs) != 2 || imgs[0].Version != "1.0.0" || imgs[1].Version != "1.0.1" {
+		t.Fatalf("images: %+v, %v", imgs, err)
+	}
+	for _, img := range imgs {
+		if img.Status != family.StatusTested || img.Tags[family.TagKilnVersion] != "1.2.3" || img.Inputs == "" {
+			t.Errorf("%s: %+v", img.Version, img)
+		}
+	}
+	if imgs[0].Inputs == imgs[1].Inputs {
+		t.Error("a changed provisioner did not change the digest")
+	}
+	if _, err := family.Promote(ctx, cat, "web", "1.0.0", "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := family.Promote(ctx, cat, "web", "1.0.1", "stable"); err != nil {
+		t.Fatal(err)
+	}
+	if img, err := family.Rollback(ctx, cat, "web", "stable"); err != nil || img.Version != "1.0.0" {
+		t.Fatalf("rollback: %v %v", img.Version, err)
+	}
+	hist, _ := cat.History(ctx, "web", "stable")
+	var moves []string
+	for _, m := range hist {
+		moves = append(moves, m.Version)
+	}
+	if strings.Join(moves, " ") != "1.0.0 1.0.1 1.0.0" {
+		t.Errorf("history %v", moves)
+	}
+	// keep = 2 on the fourth version: 1.0.1 goes, 1.0.0 (stable) stays.
+	if res, _ := run("cmd=echo c"); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	if res, _ := run("cmd=echo d", "keep=2"); res.Err() != nil {
+		t.Fatal(res.Err())
+	}
+	imgs, _ = cat.Images(ctx, "web")
+	var vs []string
+	for _, img := range imgs {
+		vs = append(vs, img.Version)
+	}
+	if strings.Join(vs, " ") != "1.0.0 1.0.2 1.0.3" {
+		t.Errorf("after keep = 2: %v", vs)
+	}
+	if _, err := os.Stat(filepath.Join(root, "web-1.0.1")); !os.IsNotExist(err) {
+		t.Errorf("web-1.0.1 still exists: %v", err)
+	}
+	// A failing test: failed-test, not promoted, the build fails.
+	chs, _ := cat.Channels(ctx, "web")
+	res, _ = run("cmd=echo e", "test=exit 3")
+	if res.Err() == nil {
+		t.Fatal("a failing test block did not fail the build")
+	}
+	img, err := family.Find(ctx, cat, "web", "1.0.4")
+	if err != nil || img.Status != family.StatusFailedTest {
+		t.Fatalf("1.0.4: %+v %v", img, err)
+	}
+	after, _ := cat.Channels(ctx, "web")
+	if after["candidate"] != chs["candidate"] || after["candidate"] != "1.0.3" {
+		t.Errorf("candidate moved: %v → %v", chs, after)
+	}
+	// The same failing inputs are not reused: the next run builds again.
+	res, _ = run("cmd=echo e", "test=exit 3")
+	if res.Err() == nil {
+		t.Fatal("rebuilding failed-test inputs succeeded")
+	}
+	if _, err := family.Find(ctx, cat, "web", "1.0.5"); err != nil {
+		t.Errorf("failed-test inputs were reused: %v", err)
+	}
+}
+
+func TestFamilyNeedsFamilyBuilder(t *testing.T) {
+	w := &world{}
+	tpl := load(t, `
+source "fake" "x" {}
+build {
+  sources = ["source.fake.x"]
+  family {
+    name = "web"
+  }
+}`)
+	_, diags := Plan(tpl, w.registries(), nil, nil)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "cannot build images of a family") {
+		t.Errorf("diags = %v", diags)
+	}
+}
+
+func TestFamilyEvalContext(t *testing.T) {
+	w := &world{}
+	tpl := load(t, strings.Replace(localFamilyTemplate, "ROOT", t.TempDir(), 1))
+	builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	ectx := familyEvalContext(tpl.EvalContext(builds[0].Block, builds[0].Source, nil), builds[0].Block.Family, "2.0.0")
+	if got := ectx.Variables["family"].GetAttr("version"); !got.RawEquals(cty.StringVal("2.0.0")) {
+		t.Errorf("family.version = %#v", got)
+	}
+}
