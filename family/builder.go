@@ -3,6 +3,9 @@ package family
 import (
 	"context"
 
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 )
@@ -30,3 +33,29 @@ type Builder interface {
 	// communicator to it, and removes the machine whatever happens.
 	TestImage(ctx context.Context, env *builder.Env, img Image, hook builder.Hook) error
 }
+
+// FromEvalContext reads the family variable (family.name, family.version)
+// the build engine puts in the evaluation context of a source in a build
+// with a family block. ok is false without one; version is "" while it is
+// unknown (when the template is validated).
+func FromEvalContext(ectx *hcl.EvalContext) (name, version string, ok bool) {
+	if ectx == nil {
+		return "", "", false
+	}
+	v, found := ectx.Variables["family"]
+	if !found || !v.IsKnown() || v.IsNull() || !v.Type().IsObjectType() || !v.Type().HasAttribute("name") || !v.Type().HasAttribute("version") {
+		return "", "", false
+	}
+	n, ver := v.GetAttr("name"), v.GetAttr("version")
+	if !n.IsKnown() || n.IsNull() || n.Type() != cty.String {
+		return "", "", false
+	}
+	if ver.IsKnown() && !ver.IsNull() && ver.Type() == cty.String {
+		version = ver.AsString()
+	}
+	return n.AsString(), version, true
+}
+
+// PlaceholderVersion stands for the version while it is unknown, so that
+// a default name derived from it is valid when the template is validated.
+const PlaceholderVersion = "0.0.0"

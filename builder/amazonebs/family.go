@@ -1,6 +1,7 @@
 package amazonebs
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
@@ -30,33 +30,17 @@ type familyVars struct {
 	name, version string // version is "" while unknown (validation)
 }
 
-// familyFrom reads family.name and family.version from ectx.
 func familyFrom(ectx *hcl.EvalContext) *familyVars {
-	if ectx == nil {
+	name, version, ok := family.FromEvalContext(ectx)
+	if !ok {
 		return nil
 	}
-	v, ok := ectx.Variables["family"]
-	if !ok || !v.Type().IsObjectType() || !v.Type().HasAttribute("name") || !v.Type().HasAttribute("version") {
-		return nil
-	}
-	name, ver := v.GetAttr("name"), v.GetAttr("version")
-	if !name.IsKnown() || name.IsNull() || name.Type() != cty.String {
-		return nil
-	}
-	f := &familyVars{name: name.AsString()}
-	if ver.IsKnown() && !ver.IsNull() && ver.Type() == cty.String {
-		f.version = ver.AsString()
-	}
-	return f
+	return &familyVars{name: name, version: version}
 }
 
 // imageName is the default ami_name of a family image.
 func (f *familyVars) imageName() string {
-	v := f.version
-	if v == "" {
-		v = "0.0.0" // validation only: the build decodes again with the version
-	}
-	return family.DefaultName(f.name, v)
+	return family.DefaultName(f.name, cmp.Or(f.version, family.PlaceholderVersion))
 }
 
 // access returns the configuration with its region resolved, and the EC2
