@@ -193,11 +193,19 @@ func Validate(tpl *template.Template, opts ...Option) hcl.Diagnostics {
 // validation are sent as event.Message.
 //
 // Before planning, Build runs the template's data sources (once per
-// template: see template.EvaluateDataSources) and sends each result as an
-// event.Message, sensitive values redacted; a failed data source is an
-// error diagnostic like a validation problem.
+// template: see template.EvaluateDataSources), after checking what does not
+// depend on their values, and sends each result as an event.Message,
+// sensitive values redacted; a failed data source is an error diagnostic
+// like a validation problem.
 func Build(ctx context.Context, tpl *template.Template, opts ...Option) (*build.Result, error) {
 	o := collect(opts)
+	if tpl.HasPendingData() {
+		// Problems that do not depend on data values stop the build before
+		// anything is looked up.
+		if _, diags := build.Plan(tpl, *o.registries, o.only, o.except); diags.HasErrors() {
+			return nil, diags
+		}
+	}
 	diags := evaluateDataSources(ctx, tpl, o.run.Events)
 	if diags.HasErrors() {
 		return nil, diags

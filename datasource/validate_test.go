@@ -1,10 +1,14 @@
 package datasource_test
 
 import (
+	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -99,5 +103,29 @@ func TestConfigErrors(t *testing.T) {
 				t.Errorf("got %s: %s at %v; want %q on line %d", d.Summary, d.Detail, d.Subject, tc.want, tc.line)
 			}
 		})
+	}
+}
+
+// kiln.Build reports problems that do not depend on data values before it
+// looks anything up.
+func TestBuildChecksBeforeLookups(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	tpl := load(t, `
+data "http" "v" {
+  url = "`+srv.URL+`"
+}
+source "null" "x" {
+  communicator = "none"
+  no_such_option = data.http.v.body
+}
+build {
+  sources = ["source.null.x"]
+}
+`)
+	_, err := kiln.Build(context.Background(), tpl)
+	if err == nil || !strings.Contains(err.Error(), "no_such_option") || hits.Load() != 0 {
+		t.Errorf("err %v after %d requests; want the bad option reported before any request", err, hits.Load())
 	}
 }
