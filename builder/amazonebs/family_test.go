@@ -122,7 +122,7 @@ func (w *familyWorld) write(name, content string) {
 
 // build runs the template with vars and returns the result, its error and
 // kiln's time.
-func (w *familyWorld) build(vars ...string) (*build.Result, error, time.Duration) {
+func (w *familyWorld) build(vars ...string) (*build.Result, time.Duration, error) {
 	w.t.Helper()
 	tpl, diags := kiln.Load(w.dir, template.WithVars(vars...))
 	if diags.HasErrors() {
@@ -130,7 +130,7 @@ func (w *familyWorld) build(vars ...string) (*build.Result, error, time.Duration
 	}
 	start := time.Now()
 	res, err := kiln.Build(context.Background(), tpl)
-	return res, err, time.Since(start)
+	return res, time.Since(start), err
 }
 
 func artifactID(t *testing.T, res *build.Result) string {
@@ -181,7 +181,7 @@ func TestFamilyOnMoto(t *testing.T) {
 	ctx := context.Background()
 
 	// 1.0.0: built, tested on a second instance, promoted to candidate.
-	res, err, _ := w.build()
+	res, _, err := w.build()
 	if err != nil {
 		t.Fatalf("first build: %v", err)
 	}
@@ -227,7 +227,7 @@ func TestFamilyOnMoto(t *testing.T) {
 	}
 
 	// Unchanged: nothing is launched, the same AMI comes back.
-	res, err, took := w.build()
+	res, took, err := w.build()
 	if err != nil {
 		t.Fatalf("unchanged build: %v", err)
 	}
@@ -241,7 +241,7 @@ func TestFamilyOnMoto(t *testing.T) {
 
 	// One byte of the script changed: 1.0.1.
 	w.write("setup.sh", "#!/bin/sh\necho setting up!\n")
-	if _, err, _ := w.build(); err != nil {
+	if _, _, err := w.build(); err != nil {
 		t.Fatalf("changed build: %v", err)
 	}
 	v = w.versions()
@@ -289,11 +289,11 @@ func TestFamilyOnMoto(t *testing.T) {
 	// Two more versions with keep = 2: 1.0.1 (oldest unreferenced) goes
 	// with its snapshots; 1.0.0 stays, stable points at it.
 	w.write("setup.sh", "#!/bin/sh\necho setting up 2\n")
-	if _, err, _ := w.build(); err != nil {
+	if _, _, err := w.build(); err != nil {
 		t.Fatalf("third build: %v", err)
 	}
 	w.write("setup.sh", "#!/bin/sh\necho setting up 3\n")
-	if _, err, _ := w.build("keep=2"); err != nil {
+	if _, _, err := w.build("keep=2"); err != nil {
 		t.Fatalf("fourth build: %v", err)
 	}
 	after := w.versions()
@@ -319,7 +319,7 @@ func TestFamilyOnMoto(t *testing.T) {
 
 	// A failing test block: failed-test, not promoted, the build fails.
 	candidate := w.parameter("candidate")
-	if _, err, _ := w.build("test_cmd=exit 3"); err == nil {
+	if _, _, err := w.build("test_cmd=exit 3"); err == nil {
 		t.Fatal("a build whose test failed succeeded")
 	}
 	failed, ok := w.versions()["1.0.4"]

@@ -19,6 +19,7 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/internal/step"
 )
@@ -37,6 +38,10 @@ type Builder struct {
 	cacheDir string // downloads; "" means $XDG_CACHE_HOME/kiln/downloads
 	tmpRoot  string // temporary directories; "" means os.TempDir()
 	client   *http.Client
+
+	// lineage holds the family tags SetLineage gave: Run then writes the
+	// image's sidecar.
+	lineage map[string]string
 }
 
 // New decodes a source "qemu" body. It has no side effects.
@@ -45,6 +50,9 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics
 	diags := hclconf.Decode(body, ectx, &b.cfg)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if name, version, ok := family.FromEvalContext(ectx); ok {
+		b.cfg.familyDefaults(name, version)
 	}
 	vdiags, warnings := b.cfg.validate(body, ectx)
 	diags = append(diags, vdiags...)
@@ -132,6 +140,11 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 	a.files = []string{a.image, filepath.Join(s.outDir, filepath.Base(s.sumFile))}
 	if s.efiVars != "" && !b.cfg.EFIDropEFIVars {
 		a.files = append(a.files, filepath.Join(s.outDir, filepath.Base(s.efiVars)))
+	}
+	if b.lineage != nil {
+		if err := b.writeSidecar(a); err != nil {
+			return nil, err
+		}
 	}
 	return a, nil
 }
