@@ -60,11 +60,17 @@ func (r result) String() string {
 // runKiln runs kiln with args in dir and waits for it (at most two minutes).
 func runKiln(t *testing.T, dir string, args ...string) result {
 	t.Helper()
+	return runKilnEnv(t, dir, kilnEnv(), args...)
+}
+
+// runKilnEnv is runKiln with the environment env.
+func runKilnEnv(t *testing.T, dir string, env []string, args ...string) result {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, kilnBin, args...)
 	cmd.Dir = dir
-	cmd.Env = kilnEnv()
+	cmd.Env = env
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

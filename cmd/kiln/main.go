@@ -28,6 +28,7 @@ Commands:
   validate   Check that a template is valid
   fmt        Rewrite template files in the canonical format
   inspect    Show a template's variables, locals, sources and builds
+  clean      Remove temporary cloud resources that killed builds left behind
   version    Print kiln's version
 
 Run "kiln <command> -h" for the options of a command.
@@ -56,6 +57,7 @@ var commands = map[string]func(ctx context.Context, args []string, io stdio) int
 	"validate": runValidate,
 	"fmt":      runFmt,
 	"inspect":  runInspect,
+	"clean":    runClean,
 	"version":  runVersion,
 }
 
