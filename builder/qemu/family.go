@@ -19,12 +19,12 @@ import (
 var _ family.Builder = (*Builder)(nil)
 
 // familyDefaults names a family image when the template does not:
-// vm_name FAMILY-VERSION and output_directory output-FAMILY/FAMILY-VERSION,
+// vm_name FAMILY-VERSION.FORMAT and output_directory output-FAMILY/FAMILY-VERSION,
 // so that every version of a family shares the output root output-FAMILY.
 func (c *Config) familyDefaults(name, version string) {
 	base := family.DefaultName(name, cmp.Or(version, family.PlaceholderVersion))
 	if c.VMName == "" {
-		c.VMName = base
+		c.VMName = base + "." + c.format() // the version's dots are no extension
 	}
 	if c.OutputDirectory == "" {
 		c.OutputDirectory = filepath.Join("output-"+name, base)
@@ -106,10 +106,9 @@ func (b *Builder) FamilySource(context.Context) ([]byte, string, error) {
 	return cfg, "sha256:" + sum, nil
 }
 
-// ImageName returns vm_name without its extension.
+// ImageName returns vm_name without the format's extension.
 func (b *Builder) ImageName() string {
-	name := b.cfg.imageName("")
-	return strings.TrimSuffix(name, filepath.Ext(name))
+	return strings.TrimSuffix(b.cfg.imageName(""), "."+b.cfg.format())
 }
 
 // SetLineage makes Run write the sidecar (kiln-image.json) beside the image.
