@@ -48,8 +48,8 @@ func TestExamplesValidate(t *testing.T) {
 			}
 		})
 	}
-	if len(seen) < 4 {
-		t.Errorf("found %d example directories, want at least 4 (local, aws, multi, null)", len(seen))
+	if len(seen) < 5 {
+		t.Errorf("found %d example directories, want at least 5 (local, aws, hybrid, multi, null)", len(seen))
 	}
 }
 

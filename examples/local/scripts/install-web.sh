@@ -1,6 +1,12 @@
 #!/bin/sh
-# Installs busybox's httpd as a systemd service serving /srv/www.
+# Installs busybox's httpd as a systemd service serving /srv/www. kiln's
+# Debian base image has busybox; elsewhere (a cloud image) it is installed.
 set -eu
+
+if ! command -v busybox >/dev/null; then
+  DEBIAN_FRONTEND=noninteractive apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends busybox
+fi
 
 install -d -m 0755 /srv/www
 install -m 0644 /tmp/index.html /srv/www/index.html
