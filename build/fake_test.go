@@ -38,6 +38,8 @@ type world struct {
 	// gate, when set, holds every fake builder until it is closed or the
 	// build's context ends.
 	gate chan struct{}
+	// raced is set once a family builder played another runner.
+	raced bool
 }
 
 func (w *world) record(cmd string) {

@@ -123,7 +123,7 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 		if !names[fb.ImageName()] && !slices.Contains(versions, version) {
 			break
 		}
-		if f.Version != "auto" && f.Version != "minor" && f.Version != "major" {
+		if !autoVersion(f.Version) {
 			return nil, fmt.Errorf("family %s: an image named %s exists already", f.Name, fb.ImageName())
 		}
 		if version, err = family.Bump(version); err != nil {
@@ -133,10 +133,30 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 	if !strings.Contains(fb.ImageName(), version) {
 		return nil, fmt.Errorf("family %s: the image name %q must contain the version %s (use ${family.version}, or leave the name unset)", f.Name, fb.ImageName(), version)
 	}
-	tags := r.lineage(f.Name, version, digest, source)
-	fb.SetLineage(tags)
-	say("building version %s as %s (inputs %s)", version, fb.ImageName(), short(digest))
-	art, err := fb.Run(ctx, env, builder.HookFunc(r.provision))
+	var art artifact.Artifact
+	for attempt := 1; ; attempt++ {
+		fb.SetLineage(r.lineage(f.Name, version, digest, source))
+		say("building version %s as %s (inputs %s)", version, fb.ImageName(), short(digest))
+		art, err = fb.Run(ctx, env, builder.HookFunc(r.provision))
+		if !errors.Is(err, family.ErrNameTaken) || !autoVersion(f.Version) || attempt == maxNameAttempts {
+			break
+		}
+		if imgs, lerr := cat.Images(ctx, f.Name); lerr == nil && !r.opts.Force {
+			if img, ok := sameInputs(imgs, digest, ""); ok {
+				say("another build made version %s from the same inputs meanwhile: reusing it", img.Version)
+				return r.finishFamily(ctx, planned.FamilyArtifact(img))
+			}
+		}
+		next, berr := family.Bump(version)
+		if berr != nil {
+			return nil, berr
+		}
+		say("another build took %s: building %s instead", fb.ImageName(), next)
+		version = next
+		if fb, err = r.familyBuilder(version); err != nil {
+			return nil, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -194,6 +214,16 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 		}
 	}
 	return r.finishFamily(ctx, art)
+}
+
+// maxNameAttempts bounds how often a build takes the next version because
+// another build took its image name first.
+const maxNameAttempts = 5
+
+// autoVersion reports whether the family's version policy picks versions
+// (rather than naming one).
+func autoVersion(policy string) bool {
+	return policy == "auto" || policy == "minor" || policy == "major"
 }
 
 // finishFamily reports the artifact and runs the post-processors.

@@ -2,6 +2,8 @@ package build
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -26,6 +28,9 @@ type localFamilyBuilder struct {
 		Root string `hcl:"root"`
 		Base string `hcl:"base,optional"`
 		Name string `hcl:"name,optional"`
+		// Race makes another "runner" take the image's name just before
+		// this build makes its image, with the same inputs or not.
+		Race string `hcl:"race,optional"`
 	}
 	version string
 	lineage map[string]string
@@ -55,18 +60,39 @@ func (b *localFamilyBuilder) Run(ctx context.Context, env *builder.Env, hook bui
 		return nil, err
 	}
 	dir := filepath.Join(b.cfg.Root, b.cfg.Name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if b.cfg.Race != "" && !b.w.raced {
+		b.w.raced = true
+		other := maps.Clone(b.lineage)
+		if b.cfg.Race == "other" {
+			other[family.TagInputs] = "sha256:other"
+		}
+		if err := b.write(dir, other); err != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("make image %s: %w", b.cfg.Name, family.ErrNameTaken)
+	}
+	if _, err := os.Stat(dir); err == nil {
+		return nil, fmt.Errorf("make image %s: %w", b.cfg.Name, family.ErrNameTaken)
+	}
+	if err := b.write(dir, b.lineage); err != nil {
 		return nil, err
+	}
+	return &fakeArtifact{w: b.w, id: filepath.Join(dir, b.cfg.Name+".qcow2"), typ: "localfam"}, nil
+}
+
+// write writes an image and its sidecar into dir.
+func (b *localFamilyBuilder) write(dir string, tags map[string]string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
 	}
 	file := b.cfg.Name + ".qcow2"
 	if err := os.WriteFile(filepath.Join(dir, file), []byte("disk of "+b.cfg.Name), 0o644); err != nil {
-		return nil, err
+		return err
 	}
-	err := family.WriteSidecar(dir, family.Sidecar{
-		Family: b.lineage[family.TagFamily], Version: b.lineage[family.TagVersion], Name: b.cfg.Name,
-		Created: time.Now(), Files: []string{file}, Tags: b.lineage,
+	return family.WriteSidecar(dir, family.Sidecar{
+		Family: tags[family.TagFamily], Version: tags[family.TagVersion], Name: b.cfg.Name,
+		Created: time.Now(), Files: []string{file}, Tags: tags,
 	})
-	return &fakeArtifact{w: b.w, id: filepath.Join(dir, file), typ: "localfam"}, err
 }
 
 func (b *localFamilyBuilder) FamilyCatalog(context.Context) (family.Catalog, error) {
@@ -265,5 +291,39 @@ func TestFamilyEvalContext(t *testing.T) {
 	ectx := familyEvalContext(tpl.EvalContext(builds[0].Block, builds[0].Source, nil), builds[0].Block.Family, "2.0.0")
 	if got := ectx.Variables["family"].GetAttr("version"); !got.RawEquals(cty.StringVal("2.0.0")) {
 		t.Errorf("family.version = %#v", got)
+	}
+}
+
+// TestFamilyNameRace: another runner takes the version's name while this
+// build runs. With other inputs, this build takes the next version; with
+// the same inputs, both end with one image.
+func TestFamilyNameRace(t *testing.T) {
+	for _, race := range []string{"other", "same"} {
+		t.Run(race, func(t *testing.T) {
+			root := t.TempDir()
+			w := &world{}
+			src := strings.Replace(localFamilyTemplate, `root = "ROOT"`, `root = "`+root+`"`+"\n  race = \""+race+"\"", 1)
+			tpl := load(t, src)
+			builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+			if diags.HasErrors() {
+				t.Fatal(diags)
+			}
+			res := Run(context.Background(), tpl, builds, Options{})
+			if err := res.Err(); err != nil {
+				t.Fatal(err)
+			}
+			imgs, _ := (&family.Local{Root: root}).Images(context.Background(), "web")
+			var vs []string
+			for _, img := range imgs {
+				vs = append(vs, img.Version)
+			}
+			want := map[string]string{"other": "1.0.0 1.0.1", "same": "1.0.0"}[race]
+			if strings.Join(vs, " ") != want {
+				t.Errorf("versions %v, want %s", vs, want)
+			}
+			if got := ids(res.Builds[0].Artifacts); race == "same" && !strings.HasSuffix(got[0], "web-1.0.0.qcow2") {
+				t.Errorf("artifact %v, want the other runner's 1.0.0", got)
+			}
+		})
 	}
 }

@@ -82,6 +82,10 @@ type Catalog interface {
 // ErrNotFound is returned when a family, version or channel does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrNameTaken is wrapped by a builder's error when another build took the
+// image's name first: the build engine then builds the next version.
+var ErrNameTaken = errors.New("image name taken")
+
 // Find returns family's image of version.
 func Find(ctx context.Context, c Catalog, family, version string) (Image, error) {
 	imgs, err := c.Images(ctx, family)

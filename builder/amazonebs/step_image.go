@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/awsutil"
 	"github.com/kilnhq/kiln/internal/step"
 )
@@ -44,6 +45,9 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 		in.BlockDeviceMappings = bdm
 	}
 	out, err := s.ec2.CreateImage(ctx, in)
+	if apiCode(err) == "InvalidAMIName.Duplicate" {
+		err = fmt.Errorf("%w: %w", err, family.ErrNameTaken) // another build took the name meanwhile
+	}
 	if err != nil {
 		return fmt.Errorf("create image %q of instance %s: %w", s.amiName, instance, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/awsimage"
 	"github.com/kilnhq/kiln/internal/step"
 )
@@ -74,7 +75,7 @@ func stepCheckName(ctx context.Context, s *state, _ *step.Undo) error {
 			return regionalError(region, "check ami_name", err)
 		}
 		if img != nil {
-			return fmt.Errorf("an AMI named %q already exists in %s (%s); choose another ami_name or set force_deregister = true", s.amiName, region, aws.ToString(img.ImageId))
+			return fmt.Errorf("an AMI named %q already exists in %s (%s); choose another ami_name or set force_deregister = true: %w", s.amiName, region, aws.ToString(img.ImageId), family.ErrNameTaken)
 		}
 	}
 	return nil
