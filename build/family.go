@@ -73,9 +73,11 @@ func (p *planner) planFamily(out *Build, ectx *hcl.EvalContext) {
 // lineage tags, tests it, promotes it and applies retention.
 func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.Artifact, error) {
 	f := r.b.Block.Family
-	planned, ok := r.b.builder.(family.Builder)
-	if !ok {
-		return nil, fmt.Errorf("source type %q cannot build images of a family", r.b.Source.Ref.Type)
+	// The source decoded with a known version: its catalog (such as a
+	// local output root derived from output_directory) is the real one.
+	planned, err := r.familyBuilder(family.PlaceholderVersion)
+	if err != nil {
+		return nil, err
 	}
 	say := func(format string, args ...any) {
 		r.sink.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("family %s: ", f.Name) + fmt.Sprintf(format, args...)})
@@ -181,7 +183,11 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 
 	if f.Test != nil {
 		say("testing version %s on a fresh machine", version)
-		terr := fb.TestImage(ctx, env, img, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+		// The test machine is a new machine: its own ID (cloud-init then
+		// takes the new host key), its own temporary resources.
+		tenv := *env
+		tenv.Info.ID += "-test"
+		terr := fb.TestImage(ctx, &tenv, img, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
 			return r.provisionWith(ctx, r.b.familyTests, comm, data)
 		}))
 		if terr != nil {
