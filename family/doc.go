@@ -34,8 +34,10 @@
 //     names, descriptions, tags, sharing, regions, credentials and
 //     connection settings, as the builder reports it (JSON for amazon-ebs
 //     and qemu).
-//  3. "source-image": the resolved source image ID (an AMI ID; for qemu the
-//     sha256 of the base disk image).
+//  3. "source-image": the resolved source image ID: for amazon-ebs the AMI
+//     ID source_ami or source_ami_filter resolves to; for qemu the
+//     iso_checksum when one is given, else "sha256:" and the digest of the
+//     local disk image (a remote one without a checksum: its URL).
 //  4. For each provisioner that runs for the source, in order: "provisioner"
 //     named by its type and position ("0:shell"), whose data is the JSON of
 //     its attributes evaluated with build.* values unknown (an unknown value
@@ -54,6 +56,20 @@
 //
 // "auto" takes the next patch of the newest existing version (compared as
 // semver), "minor" and "major" bump those parts, a literal version is used
-// as given; the first version of a family is 1.0.0. When another build took
-// a version first (its image name exists), the build takes the next patch.
+// as given; the first version of a family is 1.0.0. The image name is the
+// lock: when another build took a version's name first (the name exists
+// before the build, or the builder reports ErrNameTaken), the build takes
+// the next patch, or reuses the other build's image when its inputs digest
+// is the same, so two runners building the same inputs end with one image.
+//
+// # Builds
+//
+// Before anything is launched, a build whose family already has an image
+// with the same inputs digest that did not fail its test reuses it: no
+// machine, the artifact is the existing image (kiln build -force builds
+// anyway). Otherwise the new version is built and tagged built; the test
+// block's provisioners run on a fresh machine booted from it (status
+// tested, or failed-test and the build fails); it is promoted to the
+// family's channel; and retention (keep) removes older versions, never one a
+// channel points at or one in use.
 package family
