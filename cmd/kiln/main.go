@@ -28,6 +28,7 @@ Commands:
   validate   Check that a template is valid
   fmt        Rewrite template files in the canonical format
   inspect    Show a template's variables, locals, sources and builds
+  images     List, promote, roll back and prune the versions of an image family
   clean      Remove temporary cloud resources that killed builds left behind
   version    Print kiln's version
 
@@ -57,6 +58,7 @@ var commands = map[string]func(ctx context.Context, args []string, io stdio) int
 	"validate": runValidate,
 	"fmt":      runFmt,
 	"inspect":  runInspect,
+	"images":   runImages,
 	"clean":    runClean,
 	"version":  runVersion,
 }
