@@ -51,10 +51,10 @@ type Image struct {
 // Move is one entry of a channel's history: the channel was pointed at
 // Version (ID in Region) at Time.
 type Move struct {
-	Version string
-	Region  string
-	ID      string
-	Time    time.Time
+	Version string    `json:"version"`
+	Region  string    `json:"region"`
+	ID      string    `json:"id"`
+	Time    time.Time `json:"time"`
 }
 
 // Catalog holds the images of families and their channels. The AWS catalog
