@@ -341,4 +341,37 @@ func TestFamilyOnMoto(t *testing.T) {
 	if n := len(ins.Reservations); n != 0 {
 		t.Errorf("%d reservations with live instances left", n)
 	}
+
+	// What runs or would launch is in use: retention keeps it.
+	after = w.versions()
+	if _, err := w.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+		LaunchTemplateName: aws.String("web-servers"),
+		LaunchTemplateData: &types.RequestLaunchTemplateData{ImageId: aws.String(after["1.0.2"].IDs["us-east-1"]), InstanceType: types.InstanceTypeT3Micro},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := w.ec2.RunInstances(ctx, &ec2.RunInstancesInput{
+		ImageId: aws.String(after["1.0.3"].IDs["us-east-1"]), InstanceType: types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{aws.ToString(run.Instances[0].InstanceId)}})
+	inUse, err := w.cat.InUse(ctx, "web")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(inUse["1.0.2"], "launch template web-servers") || !strings.Contains(inUse["1.0.3"], "instance i-") || len(inUse) != 2 {
+		t.Errorf("in use: %v", inUse)
+	}
+	plan, err := family.Prune(ctx, w.cat, "web", 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range plan {
+		if d.Remove {
+			t.Errorf("prune -keep 1 would remove %s (%s); every older version is referenced", d.Image.Version, d.Reason)
+		}
+	}
 }
