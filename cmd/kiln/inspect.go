@@ -16,7 +16,8 @@ import (
 func runInspect(_ context.Context, args []string, io stdio) int {
 	fs := newFlagSet("inspect", "[options] PATH",
 		`Shows a template's variables with their resolved values (sensitive ones as
-<sensitive>), its locals, its sources, and its builds with their provisioners
+<sensitive>), its locals, its data sources (not run: values from them are
+unknown), its sources, and its builds with their provisioners
 and post-processors. PATH is a template file or a directory of them.`, io)
 	var lf loadFlags
 	lf.register(fs)
@@ -57,6 +58,18 @@ func writeInspect(w io.Writer, tpl *template.Template) {
 	for _, name := range sortedKeys(tpl.Locals) {
 		l := tpl.Locals[name]
 		fmt.Fprintf(w, "  local.%s: %s\n", name, valueString(l.Value, l.Sensitive))
+	}
+	fmt.Fprintf(w, "\n> data sources:\n\n")
+	data := make([]string, 0, len(tpl.Data))
+	for ref := range tpl.Data {
+		data = append(data, ref.String())
+	}
+	sort.Strings(data)
+	if len(data) == 0 {
+		fmt.Fprintf(w, "  (none)\n")
+	}
+	for _, r := range data {
+		fmt.Fprintf(w, "  data.%s\n", r)
 	}
 	fmt.Fprintf(w, "\n> sources:\n\n")
 	refs := make([]string, 0, len(tpl.Sources))

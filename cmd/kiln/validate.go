@@ -12,11 +12,13 @@ import (
 	"github.com/kilnhq/kiln/template"
 )
 
-func runValidate(_ context.Context, args []string, io stdio) int {
+func runValidate(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("validate", "[options] PATH",
 		`Checks that a template is valid: that it parses, that every variable has a
 value of its type, and that every source, provisioner and post-processor is
-known and configured correctly. Nothing is built and nothing is contacted.
+known and configured correctly. Nothing is built, and nothing is contacted
+unless -evaluate-datasources is given: data sources' values are unknown and
+the checks that need them wait for kiln build.
 PATH is a template file or a directory of them.`, io)
 	var lf loadFlags
 	lf.register(fs)
@@ -24,6 +26,7 @@ PATH is a template file or a directory of them.`, io)
 	fs.Var(&only, "only", "validate only the builds whose name matches one of these comma-separated `globs`")
 	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated `globs`")
 	syntaxOnly := fs.Bool("syntax-only", false, "only check that the files parse")
+	evaluate := fs.Bool("evaluate-datasources", false, "run the data sources (AMI lookups, parameters, HTTP requests) and check with their values")
 	noWarnUndeclared := fs.Bool("no-warn-undeclared-var", false, "do not warn about values in var files for undeclared variables")
 	color := fs.Bool("color", true, "colour diagnostics on a terminal")
 	if code := parseFlags(fs, args, io); code >= 0 {
@@ -38,6 +41,9 @@ PATH is a template file or a directory of them.`, io)
 	}
 	tpl, diags := loadTemplate(fs.Arg(0), opts...)
 	if !*syntaxOnly && !diags.HasErrors() {
+		if *evaluate {
+			diags = append(diags, tpl.EvaluateDataSources(ctx)...)
+		}
 		diags = append(diags, kiln.Validate(tpl, kiln.WithOnly(only...), kiln.WithExcept(except...))...)
 	}
 	if *noWarnUndeclared {
