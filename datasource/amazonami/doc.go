@@ -8,4 +8,8 @@
 //
 // It sits with the other data sources, above the datasource contract; AWS
 // access and retries come from internal/awsutil.
+//
+// It is tested against moto_server in package datasource's tests, together
+// with amazon-parameterstore and amazon-ebs builds, so that one test binary links
+// the AWS SDK.
 package amazonami
