@@ -194,19 +194,27 @@ func (b *Builder) run(ctx context.Context, env *builder.Env, hook builder.Hook, 
 }
 
 func steps() []step.Step[state] {
-	return []step.Step[state]{
+	return slices.Concat([]step.Step[state]{
 		{Name: "source-ami", Run: stepSourceAMI},
 		{Name: "check-ami-name", Run: stepCheckName},
-		{Name: "network", Run: stepNetwork},
-		{Name: "key-pair", Run: stepKeyPair},
-		{Name: "security-group", Run: stepSecurityGroup},
-		{Name: "launch", Run: stepLaunch},
-		{Name: "provision", Run: stepProvision},
+	}, machineSteps(), []step.Step[state]{
 		{Name: "stop", Run: stepStop},
 		{Name: "create-image", Run: stepCreateImage},
 		{Name: "copy-image", Run: stepCopyImages},
 		{Name: "share", Run: stepShare},
 		{Name: "tag", Run: stepTag},
+	})
+}
+
+// machineSteps launch the temporary instance from the source image and
+// provision it: the part of a build a family's test repeats.
+func machineSteps() []step.Step[state] {
+	return []step.Step[state]{
+		{Name: "network", Run: stepNetwork},
+		{Name: "key-pair", Run: stepKeyPair},
+		{Name: "security-group", Run: stepSecurityGroup},
+		{Name: "launch", Run: stepLaunch},
+		{Name: "provision", Run: stepProvision},
 	}
 }
 

@@ -171,14 +171,8 @@ func (b *Builder) TestImage(ctx context.Context, env *builder.Env, img family.Im
 	}
 	cfg.SourceAMI, cfg.SourceAMIFilter = id, nil
 	cfg.SkipCreateAMI = true
-	_, err = b.run(ctx, env, hook, cfg, []step.Step[state]{
-		{Name: "test-image", Run: stepTestImage},
-		{Name: "network", Run: stepNetwork},
-		{Name: "key-pair", Run: stepKeyPair},
-		{Name: "security-group", Run: stepSecurityGroup},
-		{Name: "launch", Run: stepLaunch},
-		{Name: "provision", Run: stepProvision},
-	})
+	steps := append([]step.Step[state]{{Name: "test-image", Run: stepTestImage}}, machineSteps()...)
+	_, err = b.run(ctx, env, hook, cfg, steps)
 	return err
 }
 
