@@ -44,7 +44,7 @@
 # XDG_CACHE_HOME.
 set -euo pipefail
 
-KILN_BASE_VERSION=2
+KILN_BASE_VERSION=3
 SUITE=bookworm
 MIRROR=${KILN_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${KILN_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
@@ -156,6 +156,9 @@ cat >"$root/etc/cloud/cloud.cfg.d/90_kiln.cfg" <<'EOF'
 # kiln base image: configuration comes from a NoCloud seed (ISO labelled cidata).
 datasource_list: [ NoCloud, None ]
 network: {config: disabled}
+# minbase has no locales package: en_US.UTF-8, cloud-init's default, would
+# fail its locale module and leave "cloud-init status" at error.
+locale: C.UTF-8
 EOF
 
 mkdir -p "$root/etc/systemd/network"

@@ -1,15 +1,22 @@
 #!/usr/bin/env bash
-# Installs what kiln's tests and quick start need on a Debian machine with Go:
-# OpenSSH (server and client), QEMU, qemu-img, debootstrap and xorriso from
-# Debian's packages, moto_server (the EC2 emulator) from PyPI when missing, and
-# staticcheck from the Go module proxy. Run as root to install; otherwise it
-# prints the exact commands to run.
+# Installs what kiln needs on a Debian machine with Go.
+#
+#   scripts/install-deps.sh            everything the tests need: OpenSSH (server
+#                                      and client), QEMU, qemu-img, debootstrap and
+#                                      xorriso from Debian's packages, moto_server
+#                                      (the EC2 emulator) when missing, staticcheck
+#   scripts/install-deps.sh --local    only what building a local image needs
+#
+# Run as root to install; otherwise it prints the exact apt-get line and stops.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 
+local_only=false
+[ "${1:-}" = --local ] && local_only=true
+
 pkgs=()
 have() { command -v "$1" >/dev/null 2>&1; }
-have sshd || pkgs+=(openssh-server)
+$local_only || have sshd || pkgs+=(openssh-server)
 have ssh || pkgs+=(openssh-client)
 have qemu-system-x86_64 || pkgs+=(qemu-system-x86)
 have qemu-img || pkgs+=(qemu-utils)
@@ -29,6 +36,8 @@ if [ ${#pkgs[@]} -gt 0 ]; then
     exit 1
   fi
 fi
+
+$local_only && exit 0
 
 if ! have moto_server; then
   echo "installing moto_server (pip install 'moto[server]')"

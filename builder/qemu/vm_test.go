@@ -224,6 +224,12 @@ func provisionHook(t *testing.T, events event.Sink, token string, gotData *map[s
 	}
 	return builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
 		*gotData = data
+		// The base image's cloud-init must finish cleanly with kiln's seed.
+		var status strings.Builder
+		err := comm.Run(ctx, &communicator.Cmd{Command: "cloud-init status --wait --long", Stdout: &status, Stderr: &status})
+		if err != nil || !strings.Contains(status.String(), "status: done") {
+			t.Errorf("cloud-init status: %v\n%s", err, status.String())
+		}
 		for i, p := range []provisioner.Provisioner{sh, fp} {
 			env := &provisioner.Env{Events: events, Source: fmt.Sprintf("provisioner %d", i), Data: data}
 			if err := p.Provision(ctx, env, comm); err != nil {
