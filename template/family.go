@@ -74,10 +74,7 @@ func (l *loader) decodeFamily(blk *hcl.Block, b *Build, checks *[]filterCheck) h
 		}
 	}
 	if a, ok := content.Attributes["keep"]; ok {
-		diags = append(diags, decodeInt(a, ctx, &f.Keep)...)
-		if f.Keep < 0 {
-			bad(a, "Invalid keep", "keep must be 1 or more (or unset, to keep every version).")
-		}
+		diags = append(diags, decodeInt(a, ctx, &f.Keep)...) // a whole number from 0
 	}
 	if a, ok := content.Attributes["channel"]; ok {
 		diags = append(diags, decodeString(a, ctx, &f.Channel)...)
