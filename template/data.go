@@ -227,3 +227,29 @@ func (t *Template) dataValue() cty.Value {
 	}
 	return dataObject(vals)
 }
+
+// dataReferenced returns the parts of data values that expr refers to
+// (data.TYPE.NAME.value and the like): a sensitive local made from them is
+// redacted, and so must they be, wherever they show on their own.
+func dataReferenced(expr hcl.Expression, vals map[DataRef]cty.Value) []cty.Value {
+	var out []cty.Value
+	for _, tr := range expr.Variables() {
+		typ, ok1 := traverseName(tr, 1)
+		name, ok2 := traverseName(tr, 2)
+		if tr.RootName() != "data" || !ok1 || !ok2 {
+			continue
+		}
+		v, ok := vals[DataRef{Type: typ, Name: name}]
+		if !ok {
+			continue
+		}
+		if len(tr) > 3 {
+			var diags hcl.Diagnostics
+			if v, diags = hcl.Traversal(tr[3:]).TraverseRel(v); diags.HasErrors() {
+				continue
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}

@@ -284,3 +284,38 @@ func TestDataJSON(t *testing.T) {
 		t.Errorf("data.echo.second.output = %#v", got)
 	}
 }
+
+// A sensitive local made from a data value redacts that value too, where
+// it shows on its own (the data source's result, an error).
+func TestDataSensitiveSource(t *testing.T) {
+	tpl, _, diags := loadData(t, `
+data "echo" "token" {
+  input = "tok-123456"
+}
+data "echo" "plain" {
+  input = "visible-value"
+}
+local "header" {
+  expression = "Bearer ${data.echo.token.output}"
+  sensitive  = true
+}
+locals {
+  shown = "${data.echo.plain.output}-${data.echo.token.output}"
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if diags := tpl.EvaluateDataSources(context.Background()); len(diags) > 0 {
+		t.Fatal(diags.Error())
+	}
+	got := tpl.SensitiveValues()
+	for _, want := range []string{"Bearer tok-123456", "tok-123456"} {
+		if !slices.Contains(got, want) {
+			t.Errorf("SensitiveValues %q lacks %q", got, want)
+		}
+	}
+	if slices.Contains(got, "visible-value") || slices.Contains(got, "visible-value-tok-123456") {
+		t.Errorf("SensitiveValues %q holds values no sensitive local uses", got)
+	}
+}

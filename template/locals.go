@@ -113,6 +113,7 @@ func (l *loader) decodeValues(ctx context.Context, execute bool, blocks valueBlo
 	sorted, d := sortValues(order)
 	diags = append(diags, d...)
 
+	l.t.dataSecrets = nil
 	localVals := map[string]cty.Value{}
 	dataVals := map[DataRef]cty.Value{}
 	vars := l.t.baseVariables()
@@ -132,6 +133,9 @@ func (l *loader) decodeValues(ctx context.Context, execute bool, blocks valueBlo
 			n.local.Value = val
 			localVals[n.local.Name] = val
 			l.t.Locals[n.local.Name] = n.local
+			if n.local.Sensitive && !n.failed {
+				l.t.dataSecrets = append(l.t.dataSecrets, dataReferenced(n.expr, dataVals)...)
+			}
 			continue
 		}
 		if !n.failed {

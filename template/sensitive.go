@@ -15,9 +15,10 @@ import (
 const Redacted = "<sensitive>"
 
 // SensitiveValues returns the string form of every value of a sensitive
-// variable or local, and of every string and number inside such values, longest
-// first, so that a caller can redact them from what it shows. Empty strings
-// and bools are left out: they would redact everything.
+// variable or local, of the parts of data source outputs that a sensitive
+// local uses (data.TYPE.NAME.ATTR), and of every string and number inside
+// such values, longest first, so that a caller can redact them from what it
+// shows. Empty strings and bools are left out: they would redact everything.
 func (t *Template) SensitiveValues() []string {
 	if t == nil {
 		return nil
@@ -36,6 +37,9 @@ func (t *Template) SensitiveValues() []string {
 		if lv.Sensitive {
 			add(lv.Value)
 		}
+	}
+	for _, v := range t.dataSecrets {
+		add(v)
 	}
 	out := make([]string, 0, len(seen))
 	for s := range seen {
