@@ -217,7 +217,7 @@ locals {
   version = trimspace(data.http.version.body)
 }
 local "token" {
-  expression = data.amazon-parameterstore.token.value
+  expression = "Bearer ${data.amazon-parameterstore.token.value}"
   sensitive  = true
 }
 %[3]s
@@ -268,8 +268,8 @@ build {
 			t.Errorf("the sensitive value leaked into an event: %q", s)
 		}
 	}
-	if !slices.Contains(tpl.SensitiveValues(), secret) {
-		t.Error("SensitiveValues lacks the sensitive local made from a data source")
+	if !slices.Contains(tpl.SensitiveValues(), secret) || !slices.Contains(tpl.SensitiveValues(), "Bearer "+secret) {
+		t.Error("SensitiveValues lacks the sensitive local made from a data source, or the data value it uses")
 	}
 }
 
