@@ -73,14 +73,14 @@ func WithDataSources(ds DataSources) LoadOption {
 // source; it sets d.Value.
 func (l *loader) evalData(ctx context.Context, execute bool, d *Data, ectx *hcl.EvalContext) hcl.Diagnostics {
 	d.Value = cty.DynamicVal
-	var types []string
+	var (
+		types []string
+		ds    DataSource
+		ok    bool
+		diags hcl.Diagnostics
+	)
 	if l.cfg.dataSources != nil {
 		types = l.cfg.dataSources.Types()
-	}
-	var ds DataSource
-	ok := false
-	var diags hcl.Diagnostics
-	if l.cfg.dataSources != nil {
 		ds, ok, diags = l.cfg.dataSources.Decode(d.Type, d.Body, ectx)
 	}
 	if !ok {
