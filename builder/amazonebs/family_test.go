@@ -70,7 +70,7 @@ build {
 // familyWorld is moto, the boot player and a template directory in a git
 // work tree.
 type familyWorld struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	ec2  *ec2.Client
 	ssm  *ssm.Client
@@ -78,7 +78,7 @@ type familyWorld struct {
 	cat  *awscatalog.Catalog
 }
 
-func newFamilyWorld(t *testing.T) *familyWorld {
+func newFamilyWorld(t testing.TB) *familyWorld {
 	moto := testmoto.Start(t)
 	t.Setenv("AWS_ENDPOINT_URL_SSM", moto.Endpoint)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the journal
@@ -133,7 +133,7 @@ func (w *familyWorld) build(vars ...string) (*build.Result, time.Duration, error
 	return res, time.Since(start), err
 }
 
-func artifactID(t *testing.T, res *build.Result) string {
+func artifactID(t testing.TB, res *build.Result) string {
 	t.Helper()
 	if res == nil || len(res.Builds) != 1 || len(res.Builds[0].Artifacts) == 0 {
 		t.Fatalf("no artifact: %+v", res)
@@ -373,5 +373,29 @@ func TestFamilyOnMoto(t *testing.T) {
 		if d.Remove {
 			t.Errorf("prune -keep 1 would remove %s (%s); every older version is referenced", d.Image.Version, d.Reason)
 		}
+	}
+}
+
+// BenchmarkFamilyUnchangedRebuild measures kiln's own time for a build
+// whose inputs did not change: load, plan, resolve the source AMI, digest
+// the inputs, find the image with the same digest in moto, return it.
+func BenchmarkFamilyUnchangedRebuild(b *testing.B) {
+	w := newFamilyWorld(b)
+	res, _, err := w.build()
+	if err != nil {
+		b.Fatal(err)
+	}
+	first := artifactID(b, res)
+	booted := w.boot.Booted()
+	b.ResetTimer()
+	for range b.N {
+		res, _, err := w.build()
+		if err != nil || artifactID(b, res) != first {
+			b.Fatalf("rebuild: %v", err)
+		}
+	}
+	b.StopTimer()
+	if n := w.boot.Booted(); n != booted {
+		b.Errorf("unchanged rebuilds booted %d instances", n-booted)
 	}
 }
