@@ -42,6 +42,7 @@ source "amazon-ebs" "web" {
   custom_endpoint_ec2                   = %q
   source_ami                            = %q
   instance_type                         = "t3.micro"
+  ami_regions                           = ["eu-west-1"]
   temporary_security_group_source_cidrs = ["127.0.0.1/32"]
   tags                                  = { Name = "web" }
   ssh_host                              = "127.0.0.1"
@@ -73,6 +74,7 @@ type familyWorld struct {
 	t    testing.TB
 	dir  string
 	ec2  *ec2.Client
+	away *ec2.Client // the copy region
 	ssm  *ssm.Client
 	boot *testboot.Player
 	cat  *awscatalog.Catalog
@@ -85,8 +87,9 @@ func newFamilyWorld(t testing.TB) *familyWorld {
 	port := testenv.FreePort(t)
 	w := &familyWorld{
 		t: t, dir: t.TempDir(),
-		ec2: ec2.NewFromConfig(moto.Config("us-east-1")),
-		ssm: ssm.NewFromConfig(moto.Config("us-east-1"), func(o *ssm.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) }),
+		ec2:  ec2.NewFromConfig(moto.Config("us-east-1")),
+		away: ec2.NewFromConfig(moto.Config("eu-west-1")),
+		ssm:  ssm.NewFromConfig(moto.Config("us-east-1"), func(o *ssm.Options) { o.BaseEndpoint = aws.String(moto.Endpoint) }),
 	}
 	out, err := w.ec2.DescribeImages(context.Background(), &ec2.DescribeImagesInput{Filters: []types.Filter{
 		{Name: aws.String("root-device-type"), Values: []string{"ebs"}},
@@ -106,7 +109,7 @@ func newFamilyWorld(t testing.TB) *familyWorld {
 		}
 	}
 	w.boot = testboot.Start(t, moto, "us-east-1", port)
-	w.cat, err = awscatalog.NewFromConfig(moto.Config("us-east-1"), moto.Endpoint)
+	w.cat, err = awscatalog.NewFromConfig(moto.Config("us-east-1"), moto.Endpoint, "eu-west-1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,15 +159,21 @@ func (w *familyWorld) versions() map[string]family.Image {
 
 func (w *familyWorld) parameter(channel string) string {
 	w.t.Helper()
-	out, err := w.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(awscatalog.ParameterName("web", channel))})
+	return w.parameterIn("us-east-1", channel)
+}
+
+func (w *familyWorld) parameterIn(region, channel string) string {
+	w.t.Helper()
+	out, err := w.ssm.GetParameter(context.Background(), &ssm.GetParameterInput{Name: aws.String(awscatalog.ParameterName("web", channel))},
+		func(o *ssm.Options) { o.Region = region })
 	if err != nil {
 		w.t.Fatalf("read channel %s: %v", channel, err)
 	}
 	return aws.ToString(out.Parameter.Value)
 }
 
-func (w *familyWorld) snapshotExists(id string) bool {
-	out, err := w.ec2.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{
+func (w *familyWorld) snapshotExists(c *ec2.Client, id string) bool {
+	out, err := c.DescribeSnapshots(context.Background(), &ec2.DescribeSnapshotsInput{
 		Filters: []types.Filter{{Name: aws.String("snapshot-id"), Values: []string{id}}},
 	})
 	if err != nil {
@@ -224,6 +233,12 @@ func TestFamilyOnMoto(t *testing.T) {
 	}
 	if got := w.parameter("candidate"); got != img.IDs["us-east-1"] {
 		t.Errorf("candidate = %s, want %s", got, img.IDs["us-east-1"])
+	}
+	if len(img.IDs) != 2 || img.IDs["eu-west-1"] == "" || len(img.Snapshots["eu-west-1"]) == 0 {
+		t.Errorf("1.0.0 is not in both regions with its snapshots: %v %v", img.IDs, img.Snapshots)
+	}
+	if got := w.parameterIn("eu-west-1", "candidate"); got != img.IDs["eu-west-1"] {
+		t.Errorf("candidate in eu-west-1 = %s, want the copy %s", got, img.IDs["eu-west-1"])
 	}
 
 	// Unchanged: nothing is launched, the same AMI comes back.
@@ -306,14 +321,20 @@ func TestFamilyOnMoto(t *testing.T) {
 	if strings.Join(got, " ") != "1.0.0 1.0.2 1.0.3" {
 		t.Errorf("versions after keep = 2: %v, want 1.0.0 1.0.2 1.0.3", got)
 	}
-	for _, s := range v["1.0.1"].Snapshots["us-east-1"] {
-		if w.snapshotExists(s) {
-			t.Errorf("snapshot %s of the pruned 1.0.1 still exists", s)
+	for region, c := range map[string]*ec2.Client{"us-east-1": w.ec2, "eu-west-1": w.away} {
+		for _, s := range v["1.0.1"].Snapshots[region] {
+			if w.snapshotExists(c, s) {
+				t.Errorf("snapshot %s of the pruned 1.0.1 still exists in %s", s, region)
+			}
 		}
-	}
-	for _, s := range v["1.0.0"].Snapshots["us-east-1"] {
-		if !w.snapshotExists(s) {
-			t.Errorf("snapshot %s of 1.0.0 (stable) was deleted", s)
+		for _, s := range v["1.0.0"].Snapshots[region] {
+			if !w.snapshotExists(c, s) {
+				t.Errorf("snapshot %s of 1.0.0 (stable) was deleted in %s", s, region)
+			}
+		}
+		out, err := c.DescribeImages(ctx, &ec2.DescribeImagesInput{ImageIds: []string{v["1.0.1"].IDs[region]}})
+		if err == nil && len(out.Images) > 0 && out.Images[0].State != types.ImageStateDeregistered {
+			t.Errorf("the pruned 1.0.1 is still registered in %s", region)
 		}
 	}
 
