@@ -102,6 +102,9 @@ a second one stops the cleanup and lists what was left behind.`, io)
 	switch {
 	case res == nil && errors.As(err, &planDiags):
 		writeDiagnostics(io, tpl, planDiags, *color)
+		if interrupted.happened.Load() { // while data sources ran
+			return exitInterrupted
+		}
 		return exitUsage
 	case res == nil && err != nil:
 		fmt.Fprintf(io.errOut, "kiln build: %v\n", err)
