@@ -327,3 +327,20 @@ func TestFamilyNameRace(t *testing.T) {
 		})
 	}
 }
+
+func TestFamilyNameMustHoldVersion(t *testing.T) {
+	w := &world{}
+	src := strings.Replace(localFamilyTemplate, `root = "ROOT"`, `root = "`+t.TempDir()+`"`+"\n  name = \"fixed\"", 1)
+	tpl := load(t, src)
+	builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	res := Run(context.Background(), tpl, builds, Options{})
+	if err := res.Err(); err == nil || !strings.Contains(err.Error(), "must contain the version 1.0.0") {
+		t.Errorf("err = %v", err)
+	}
+	if len(w.recorded()) != 0 {
+		t.Errorf("something ran: %v", w.recorded())
+	}
+}

@@ -420,3 +420,43 @@ func BenchmarkFamilyUnchangedRebuild(b *testing.B) {
 		b.Errorf("unchanged rebuilds booted %d instances", n-booted)
 	}
 }
+
+// TestFamilyNames: with a family, ami_name may be left out (FAMILY-VERSION)
+// or written with ${family.version}; a name without the version fails the
+// build before anything is launched.
+func TestFamilyNames(t *testing.T) {
+	src := func(name string) string {
+		return `
+source "amazon-ebs" "web" {
+  region        = "us-east-1"
+  source_ami    = "ami-12345678"
+  instance_type = "t3.micro"
+  ` + name + `
+}
+build {
+  sources = ["source.amazon-ebs.web"]
+  family {
+    name = "web"
+  }
+}
+`
+	}
+	for name, want := range map[string]string{
+		``:                                     "",
+		`ami_name = "web-${family.version}-x"`: "",
+		`ami_name = "web-{{ timestamp }}"`:     "",
+		`ami_name = "web-${family.versions}"`:  "Unsupported attribute",
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(src(name)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tpl, diags := kiln.Load(dir)
+		if !diags.HasErrors() {
+			diags = kiln.Validate(tpl)
+		}
+		if got := diags.Error(); (want == "") != !diags.HasErrors() || (want != "" && !strings.Contains(got, want)) {
+			t.Errorf("%s: diagnostics %q, want %q", name, got, want)
+		}
+	}
+}
