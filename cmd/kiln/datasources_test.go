@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // runCmd runs kiln in-process and returns the exit code, stdout and stderr.
@@ -72,5 +74,38 @@ build {
 	code, _, errOut = runCmd("validate", "-evaluate-datasources", dir)
 	if code != exitFailed || !strings.Contains(errOut, srv.URL+"/gone") || !strings.Contains(errOut, "404") || !strings.Contains(errOut, "t.pkr.hcl line 1") {
 		t.Errorf("a failing data source: exit %d\n%s", code, errOut)
+	}
+}
+
+// An interrupt while a data source runs cancels it, and kiln build exits
+// 130.
+func TestBuildInterruptedInDatasource(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// kiln build is waiting for this answer: interrupt it, as Ctrl-C would.
+		syscall.Kill(os.Getpid(), syscall.SIGINT)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	}))
+	defer srv.Close()
+	dir := t.TempDir()
+	src := `data "http" "slow" {
+  url = "` + srv.URL + `"
+}
+source "null" "x" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.x"]
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	code, out, errOut := runCmd("build", "-color=false", dir)
+	if code != exitInterrupted || time.Since(start) > 5*time.Second {
+		t.Errorf("exit %d after %s\n%s%s", code, time.Since(start), out, errOut)
 	}
 }
