@@ -319,3 +319,33 @@ locals {
 		t.Errorf("SensitiveValues %q holds values no sensitive local uses", got)
 	}
 }
+
+// A build's family block may take its version from a data source: the
+// builds are decoded again once data sources ran.
+func TestDataFamilyVersion(t *testing.T) {
+	tpl, _, diags := loadData(t, `
+data "echo" "release" {
+  input = "2.7.1"
+}
+source "null" "x" {}
+build {
+  sources = ["source.null.x"]
+  family {
+    name    = "web"
+    version = data.echo.release.output
+  }
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if f := tpl.Builds[0].Family; f == nil || f.Name != "web" {
+		t.Fatalf("family before evaluation: %+v", f)
+	}
+	if diags := tpl.EvaluateDataSources(context.Background()); len(diags) > 0 {
+		t.Fatal(diags.Error())
+	}
+	if f := tpl.Builds[0].Family; f == nil || f.Version != "2.7.1" || len(tpl.Builds) != 1 {
+		t.Errorf("family after evaluation: %+v (%d builds)", f, len(tpl.Builds))
+	}
+}
