@@ -85,10 +85,15 @@ func (c *Config) defaultArgs(s launchSpec) []qarg {
 		args = append(args, qarg{"-cpu", "host"})
 	}
 	args = append(args,
-		qarg{"-smp", strconv.Itoa(c.cpus())},
+		qarg{"-smp", c.smp()},
 		qarg{"-m", strconv.Itoa(c.memory()) + "M"},
 	)
-	args = append(args, qarg{"-display", "none"})
+	switch {
+	case c.Headless || c.Display == "" && !c.UseDefaultDisplay:
+		args = append(args, qarg{"-display", "none"})
+	case c.Display != "":
+		args = append(args, qarg{"-display", c.Display})
+	}
 	if s.vncPort > 0 {
 		args = append(args, qarg{"-vnc", fmt.Sprintf("%s:%d", c.vncBind(), s.vncPort-5900)})
 	}
@@ -97,6 +102,9 @@ func (c *Config) defaultArgs(s launchSpec) []qarg {
 		qarg{"-device", c.netDevice() + ",netdev=user.0"},
 	)
 	drive := fmt.Sprintf("file=%s,format=%s,cache=%s,discard=%s", qemuEscape(s.disk), s.diskFormat, c.diskCache(), c.diskDiscard())
+	if c.DiskDetectZeroes != "" {
+		drive += ",detect-zeroes=" + c.DiskDetectZeroes
+	}
 	switch c.diskInterface() {
 	case "virtio-scsi":
 		args = append(args,
@@ -136,6 +144,20 @@ func (c *Config) defaultArgs(s launchSpec) []qarg {
 		qarg{"-serial", "file:" + s.serial},
 	)
 	return args
+}
+
+// smp is -smp's value: the vCPU count and any topology.
+func (c *Config) smp() string {
+	v := strconv.Itoa(c.cpus())
+	for _, t := range []struct {
+		name string
+		n    int
+	}{{"sockets", c.Sockets}, {"cores", c.Cores}, {"threads", c.Threads}} {
+		if t.n > 0 {
+			v += fmt.Sprintf(",%s=%d", t.name, t.n)
+		}
+	}
+	return v
 }
 
 // qemuEscape doubles commas, which qemu's option parser reads as separators.

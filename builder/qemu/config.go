@@ -40,25 +40,34 @@ type Config struct {
 	Format string `hcl:"format,optional"`
 	// DiskSize grows the disk: "20G", "4096M", or a number of MiB. Unset
 	// keeps the source image's size.
-	DiskSize        string `hcl:"disk_size,optional"`
-	SkipResizeDisk  bool   `hcl:"skip_resize_disk,optional"`
-	DiskInterface   string `hcl:"disk_interface,optional"` // virtio (default), virtio-scsi, ide
-	DiskCache       string `hcl:"disk_cache,optional"`     // writeback (default)
-	DiskDiscard     string `hcl:"disk_discard,optional"`   // ignore (default) or unmap
-	DiskCompression bool   `hcl:"disk_compression,optional"`
-	SkipCompaction  bool   `hcl:"skip_compaction,optional"`
+	DiskSize         string `hcl:"disk_size,optional"`
+	SkipResizeDisk   bool   `hcl:"skip_resize_disk,optional"`
+	DiskInterface    string `hcl:"disk_interface,optional"`     // virtio (default), virtio-scsi, ide
+	DiskCache        string `hcl:"disk_cache,optional"`         // writeback (default)
+	DiskDiscard      string `hcl:"disk_discard,optional"`       // ignore (default) or unmap
+	DiskDetectZeroes string `hcl:"disk_detect_zeroes,optional"` // on, off or unmap; unset: qemu's default (off)
+	DiskCompression  bool   `hcl:"disk_compression,optional"`
+	SkipCompaction   bool   `hcl:"skip_compaction,optional"`
 
 	// Accelerator is kvm, tcg, hvf, whpx, xen or none; unset detects: kvm
 	// where the CPU has virtualisation and KVM really works, else tcg.
-	Accelerator string     `hcl:"accelerator,optional"`
-	CPUs        int        `hcl:"cpus,optional"`   // default 1
-	Memory      int        `hcl:"memory,optional"` // MiB, default 512
-	CPUModel    string     `hcl:"cpu_model,optional"`
+	Accelerator string `hcl:"accelerator,optional"`
+	CPUs        int    `hcl:"cpus,optional"`   // default 1
+	Memory      int    `hcl:"memory,optional"` // MiB, default 512
+	CPUModel    string `hcl:"cpu_model,optional"`
+	// Sockets, Cores and Threads describe the vCPU topology (-smp).
+	Sockets     int        `hcl:"sockets,optional"`
+	Cores       int        `hcl:"cores,optional"`
+	Threads     int        `hcl:"threads,optional"`
 	MachineType string     `hcl:"machine_type,optional"` // default pc
 	QemuBinary  string     `hcl:"qemu_binary,optional"`  // default qemu-system-x86_64
 	QemuArgs    [][]string `hcl:"qemuargs,optional"`
 	NetDevice   string     `hcl:"net_device,optional"` // default virtio-net
 	Headless    bool       `hcl:"headless,optional"`
+	// Display is qemu's -display when headless is false (default none,
+	// with the VNC server below); UseDefaultDisplay passes no -display.
+	Display           string `hcl:"display,optional"`
+	UseDefaultDisplay bool   `hcl:"use_default_display,optional"`
 
 	// VNC options apply when headless is false: qemu then serves its
 	// display over VNC on vnc_bind_address (default 127.0.0.1) at a free
@@ -250,11 +259,12 @@ func (c *Config) validate(body hcl.Body, ectx *hcl.EvalContext) (hcl.Diagnostics
 	checkEnum("disk_interface", c.DiskInterface, "virtio", "virtio-scsi", "ide")
 	checkEnum("disk_cache", c.DiskCache, "writeback", "writethrough", "none", "unsafe", "directsync")
 	checkEnum("disk_discard", c.DiskDiscard, "ignore", "unmap")
+	checkEnum("disk_detect_zeroes", c.DiskDetectZeroes, "on", "off", "unmap")
 	checkEnum("accelerator", c.Accelerator, "kvm", "tcg", "hvf", "whpx", "xen", "none")
 	for _, n := range []struct {
 		attr string
 		v    int
-	}{{"cpus", c.CPUs}, {"memory", c.Memory}} {
+	}{{"cpus", c.CPUs}, {"memory", c.Memory}, {"sockets", c.Sockets}, {"cores", c.Cores}, {"threads", c.Threads}} {
 		if n.v < 0 {
 			bad(n.attr, "Invalid "+n.attr, n.attr+" must be positive.")
 		}
@@ -271,10 +281,13 @@ func (c *Config) validate(body hcl.Body, ectx *hcl.EvalContext) (hcl.Diagnostics
 	}
 	lo, hi := c.hostPorts()
 	checkRange("host_port_min", "host_port_max", lo, hi)
+	if c.Display != "" && c.UseDefaultDisplay {
+		bad("display", "Conflicting display", "Set either display or use_default_display, not both.")
+	}
 	if c.Headless {
-		for _, a := range []string{"vnc_bind_address", "vnc_port_min", "vnc_port_max"} {
+		for _, a := range []string{"vnc_bind_address", "vnc_port_min", "vnc_port_max", "display", "use_default_display"} {
 			if _, ok := attrs[a]; ok {
-				warnings = append(warnings, a+" is ignored: headless = true starts no VNC server")
+				warnings = append(warnings, a+" is ignored: headless = true shows no display and starts no VNC server")
 			}
 		}
 	} else {

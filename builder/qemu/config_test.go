@@ -127,6 +127,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"unknown attribute", base + "boot_command = [\"<enter>\"]\n", "boot_command", 4},
 		{"communicator", base + "communicator = \"winrm\"\n", "winrm", 4},
 		{"duration", base + "shutdown_timeout = \"soon\"\n", "not a duration", 4},
+		{"detect zeroes", base + "disk_detect_zeroes = \"maybe\"\n", "disk_detect_zeroes must be one of", 4},
+		{"cores", base + "cores = -2\n", "cores must be positive", 4},
+		{"display", base + "display = \"gtk\"\nuse_default_display = true\n", "Conflicting display", 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,12 +228,13 @@ func TestCommandLine(t *testing.T) {
 	}
 
 	// KVM gets the host CPU; not headless gets VNC on loopback; virtio-scsi
-	// puts the disk behind a controller.
-	c = &Config{DiskInterface: "virtio-scsi"}
+	// puts the disk behind a controller; topology and detect-zeroes pass on.
+	c = &Config{DiskInterface: "virtio-scsi", CPUs: 4, Sockets: 1, Cores: 2, Threads: 2, DiskDetectZeroes: "unmap"}
 	spec.accel, spec.vncPort = "kvm", 5907
 	args, _ = c.commandLine(spec)
 	line = strings.Join(args, " ")
-	for _, want := range []string{"-cpu host", "accel=kvm", "-vnc 127.0.0.1:7", "-device virtio-scsi-pci,id=scsi0", "if=none,id=drive0"} {
+	for _, want := range []string{"-cpu host", "accel=kvm", "-vnc 127.0.0.1:7", "-device virtio-scsi-pci,id=scsi0", "detect-zeroes=unmap,if=none,id=drive0",
+		"-smp 4,sockets=1,cores=2,threads=2", "-display none"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("command line lacks %q:\n%s", want, line)
 		}
@@ -239,5 +243,18 @@ func TestCommandLine(t *testing.T) {
 	args, _ = c.commandLine(spec)
 	if i := slices.Index(args, "-machine"); args[i+1] != "type=pc" {
 		t.Errorf("accelerator none: -machine %s", args[i+1])
+	}
+	// display when not headless; use_default_display passes none.
+	c = &Config{Display: "gtk"}
+	if args, _ = c.commandLine(spec); args[slices.Index(args, "-display")+1] != "gtk" {
+		t.Errorf("display: %v", args)
+	}
+	c = &Config{UseDefaultDisplay: true}
+	if args, _ = c.commandLine(spec); slices.Contains(args, "-display") {
+		t.Errorf("use_default_display: %v", args)
+	}
+	c = &Config{Display: "gtk", Headless: true}
+	if args, _ = c.commandLine(spec); args[slices.Index(args, "-display")+1] != "none" {
+		t.Errorf("headless with display: %v", args)
 	}
 }

@@ -16,7 +16,10 @@ import (
 	"github.com/kilnhq/kiln/family"
 )
 
-var _ family.Builder = (*Builder)(nil)
+var (
+	_ family.Builder = (*Builder)(nil)
+	_ family.Tester  = (*Builder)(nil)
+)
 
 // familyDefaults names a family image when the template does not:
 // vm_name FAMILY-VERSION.FORMAT and output_directory output-FAMILY/FAMILY-VERSION,
