@@ -185,9 +185,9 @@ func build(t *testing.T, tpl *template.Template, ev *events) *amazonebs.Artifact
 
 // A template that takes its source AMI from amazon-parameterstore (a
 // parameter the test put, pointing at a catalog image), reads a public
-// parameter and a SecureString one wrapped in a sensitive local, and a
-// version over HTTP: the build uses the parameter's image, the artifact
-// records it, and the secret never shows.
+// parameter, two SecureString ones (one wrapped in a sensitive local, one
+// not) and a version over HTTP: the build uses the parameter's image, the
+// artifact records it, and neither secret ever shows.
 func TestBuildFromParameterStore(t *testing.T) {
 	r := newRig(t)
 	img := r.catalogImages(1)[0]
@@ -195,6 +195,8 @@ func TestBuildFromParameterStore(t *testing.T) {
 	r.putParameter("/kiln/test/base-ami", base, ssmtypes.ParameterTypeString, "aws:ec2:image")
 	const secret = "s3cr3t-t0ken-value"
 	r.putParameter("/kiln/test/token", secret, ssmtypes.ParameterTypeSecureString, "")
+	const password = "pa55w0rd-from-ssm"
+	r.putParameter("/kiln/test/db-password", password, ssmtypes.ParameterTypeSecureString, "")
 
 	tpl := load(t, fmt.Sprintf(`
 data "amazon-parameterstore" "base" {
@@ -207,6 +209,11 @@ data "amazon-parameterstore" "al2023" {
 }
 data "amazon-parameterstore" "token" {
   name            = "/kiln/test/token"
+  with_decryption = true
+  region          = %[1]q
+}
+data "amazon-parameterstore" "db" {
+  name            = "/kiln/test/db-password"
   with_decryption = true
   region          = %[1]q
 }
@@ -224,7 +231,11 @@ local "token" {
 build {
   sources = ["source.amazon-ebs.web"]
   provisioner "shell" {
-    inline = ["echo token=${local.token}", "echo al2023=${data.amazon-parameterstore.al2023.value}"]
+    inline = [
+      "echo token=${local.token}",
+      "echo al2023=${data.amazon-parameterstore.al2023.value}",
+      "echo db=${data.amazon-parameterstore.db.value}",
+    ]
   }
 }
 `, region, r.web.URL, r.source("data.amazon-parameterstore.base.value")))
@@ -260,12 +271,12 @@ build {
 	}) {
 		t.Errorf("no event shows the data source's result:\n%s", strings.Join(texts, "\n"))
 	}
-	if !slices.Contains(texts, "token=<sensitive>") || !slices.Contains(texts, "al2023="+aws.ToString(al.Parameter.Value)) {
+	if !slices.Contains(texts, "token=<sensitive>") || !slices.Contains(texts, "db=<sensitive>") || !slices.Contains(texts, "al2023="+aws.ToString(al.Parameter.Value)) {
 		t.Errorf("provisioner output not as expected:\n%s", strings.Join(texts, "\n"))
 	}
 	for _, s := range texts {
-		if strings.Contains(s, secret) {
-			t.Errorf("the sensitive value leaked into an event: %q", s)
+		if strings.Contains(s, secret) || strings.Contains(s, password) {
+			t.Errorf("a sensitive value leaked into an event: %q", s)
 		}
 	}
 	if !slices.Contains(tpl.SensitiveValues(), secret) || !slices.Contains(tpl.SensitiveValues(), "Bearer "+secret) {

@@ -10,6 +10,14 @@ import (
 )
 
 // Datasource is one configured data block.
+//
+// A Datasource whose output can hold secrets (a decrypted parameter) also
+// has the method
+//
+//	Secrets(out cty.Value) []string
+//
+// (template.SecretsReporter): the strings it returns for the output Execute
+// returned are redacted everywhere, as sensitive values are.
 type Datasource interface {
 	// OutputType is the type of the value Execute returns. It is known
 	// without I/O: during validation the block's value is an unknown value

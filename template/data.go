@@ -52,6 +52,13 @@ type DataSource interface {
 	Execute(ctx context.Context) (cty.Value, error)
 }
 
+// SecretsReporter is implemented by data sources whose output can hold
+// secrets (a decrypted SecureString parameter): the strings Secrets returns
+// for an output are redacted everywhere, as values of sensitive locals are.
+type SecretsReporter interface {
+	Secrets(out cty.Value) []string
+}
+
 // DataSources is what Load needs to know about data sources: which types
 // exist and how each decodes its body. The kiln package provides one backed
 // by its data source registry. Decoding must have no side effects.
@@ -124,6 +131,11 @@ func (l *loader) evalData(ctx context.Context, execute bool, d *Data, ectx *hcl.
 		})
 	}
 	d.Value = out
+	if r, ok := ds.(SecretsReporter); ok {
+		for _, secret := range r.Secrets(out) {
+			l.t.dataSecrets = append(l.t.dataSecrets, cty.StringVal(secret))
+		}
+	}
 	return diags
 }
 

@@ -36,6 +36,14 @@ func (e *echo) Execute(context.Context) (cty.Value, error) {
 	return cty.ObjectVal(map[string]cty.Value{"output": e.input}), nil
 }
 
+// Secrets reports inputs that start with "secret-" as secrets.
+func (e *echo) Secrets(out cty.Value) []string {
+	if v := out.GetAttr("output").AsString(); strings.HasPrefix(v, "secret-") {
+		return []string{v}
+	}
+	return nil
+}
+
 func (s *echoSources) Types() []string { return []string{"echo"} }
 
 func (s *echoSources) Decode(typ string, body hcl.Body, ectx *hcl.EvalContext) (DataSource, bool, hcl.Diagnostics) {
@@ -347,5 +355,30 @@ build {
 	}
 	if f := tpl.Builds[0].Family; f == nil || f.Version != "2.7.1" || len(tpl.Builds) != 1 {
 		t.Errorf("family after evaluation: %+v (%d builds)", f, len(tpl.Builds))
+	}
+}
+
+// What a data source reports as secret is sensitive without a sensitive
+// local.
+func TestDataSecretsReported(t *testing.T) {
+	tpl, _, diags := loadData(t, `
+data "echo" "password" {
+  input = "secret-hunter2"
+}
+data "echo" "plain" {
+  input = "public-value"
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	if len(tpl.SensitiveValues()) != 0 {
+		t.Errorf("secrets before evaluation: %q", tpl.SensitiveValues())
+	}
+	if diags := tpl.EvaluateDataSources(context.Background()); len(diags) > 0 {
+		t.Fatal(diags.Error())
+	}
+	if got := tpl.SensitiveValues(); !slices.Equal(got, []string{"secret-hunter2"}) {
+		t.Errorf("SensitiveValues = %q, want the reported secret only", got)
 	}
 }

@@ -16,7 +16,8 @@ const Redacted = "<sensitive>"
 
 // SensitiveValues returns the string form of every value of a sensitive
 // variable or local, of the parts of data source outputs that a sensitive
-// local uses (data.TYPE.NAME.ATTR), and of every string and number inside
+// local uses (data.TYPE.NAME.ATTR), of the secrets data sources report
+// (SecretsReporter), and of every string and number inside
 // such values, longest first, so that a caller can redact them from what it
 // shows. Empty strings and bools are left out: they would redact everything.
 func (t *Template) SensitiveValues() []string {

@@ -33,7 +33,8 @@ type Template struct {
 	base  map[string]cty.Value // var, local, data, path and packer
 	// pending is set while data blocks wait for EvaluateDataSources.
 	pending *pendingData
-	// dataSecrets are the parts of data values that sensitive locals use.
+	// dataSecrets are the parts of data values that sensitive locals use,
+	// and the secrets data sources report (SecretsReporter).
 	dataSecrets []cty.Value
 }
 

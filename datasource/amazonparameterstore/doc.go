@@ -5,9 +5,11 @@
 // /aws/service/ami-amazon-linux-latest/... parameters that name the newest
 // Amazon Linux image, and returns its value, version and arn.
 //
-// Its output is not sensitive by itself, as in Packer: a template that reads
-// a secret wraps it in a sensitive local (local "x" { sensitive = true }),
-// and kiln then redacts the value everywhere. It sits with the other data
+// As in Packer, its output is not sensitive by itself: a template that
+// reads a secret wraps it in a sensitive local (local "x" { sensitive =
+// true }), and kiln then redacts the value everywhere. Unlike Packer, the
+// value of a SecureString read with with_decryption is redacted even
+// without one. It sits with the other data
 // sources, above the datasource contract; AWS access and retries come from
 // internal/awsutil.
 //

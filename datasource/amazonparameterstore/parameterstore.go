@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
+	ssmtypes "github.com/aws/aws-sdk-go-v2/service/ssm/types"
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
 
@@ -30,6 +31,8 @@ type Config struct {
 // Datasource reads one parameter.
 type Datasource struct {
 	cfg Config
+	// secure is set by Execute when it decrypted a SecureString.
+	secure bool
 }
 
 var outputType = cty.Object(map[string]cty.Type{
@@ -69,9 +72,20 @@ func (d *Datasource) Execute(ctx context.Context) (cty.Value, error) {
 	if p == nil {
 		return cty.NilVal, fmt.Errorf("get SSM parameter %s: the answer holds no parameter", d.cfg.Name)
 	}
+	d.secure = p.Type == ssmtypes.ParameterTypeSecureString && d.cfg.WithDecryption
 	return cty.ObjectVal(map[string]cty.Value{
 		"value":   cty.StringVal(aws.ToString(p.Value)),
 		"version": cty.NumberIntVal(p.Version),
 		"arn":     cty.StringVal(aws.ToString(p.ARN)),
 	}), nil
+}
+
+// Secrets returns the value of a SecureString parameter read with
+// with_decryption: kiln redacts it everywhere, wrapped in a sensitive local
+// or not.
+func (d *Datasource) Secrets(out cty.Value) []string {
+	if !d.secure {
+		return nil
+	}
+	return []string{out.GetAttr("value").AsString()}
 }
