@@ -207,3 +207,43 @@ func TestMissingFiles(t *testing.T) {
 		assertClean(t, b, work, false)
 	}
 }
+
+// TestVNCWhenNotHeadless checks that a build with headless = false (Packer's
+// default) serves the display over VNC on 127.0.0.1 only.
+func TestVNCWhenNotHeadless(t *testing.T) {
+	t.Parallel()
+	vmTools(t)
+	work := t.TempDir()
+	b := newBuilder(t, "disk_image = true\niso_checksum = \"none\"\naccelerator = \"tcg\"\n"+
+		"iso_url = \""+blankImage(t)+"\"\noutput_directory = \""+filepath.Join(work, "out")+"\"\n")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rec := &recorder{}
+	var vncLine string
+	sink := event.SinkFunc(func(e event.Event) {
+		rec.Emit(e)
+		if m, ok := e.(*event.Message); ok && strings.Contains(m.Text, "VNC") {
+			vncLine = m.Text
+			// qemu is running: look at what it listens on, then stop.
+			out, _ := exec.Command("ss", "-ltnH").Output()
+			for _, line := range strings.Split(string(out), "\n") {
+				if f := strings.Fields(line); len(f) >= 4 && strings.HasSuffix(f[3], ":"+vncPort(m.Text)) && !strings.HasPrefix(f[3], "127.0.0.1:") {
+					t.Errorf("VNC listens on %s", f[3])
+				}
+			}
+			cancel()
+		}
+	})
+	if _, err := b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Events: sink}, noHook(t)); err == nil {
+		t.Fatal("interrupted build succeeded")
+	}
+	if !strings.Contains(vncLine, "display on VNC 127.0.0.1:59") {
+		t.Errorf("no VNC message: %v", rec.messages())
+	}
+	assertClean(t, b, work, false)
+}
+
+// vncPort returns the port at the end of a "VNC HOST:PORT" message.
+func vncPort(text string) string {
+	return text[strings.LastIndex(text, ":")+1:]
+}
