@@ -22,26 +22,9 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 )
 
-// Option adapts the suite to a known limit of the remote side.
-type Option func(*suite)
-
-type suite struct {
-	noSignals bool
-}
-
-// NoSignals says the server does not deliver signals to commands: OpenSSH
-// refuses them for root logins, which run without a privilege-separated
-// child. A cancelled Run must still return at once, but the check that the
-// remote process ended is left out.
-func NoSignals() Option { return func(s *suite) { s.noSignals = true } }
-
 // Run runs the suite. newComm is called once per check and returns a
 // connected communicator; the check does not close it (use t.Cleanup).
-func Run(t *testing.T, newComm func(t *testing.T) communicator.Communicator, opts ...Option) {
-	var s suite
-	for _, o := range opts {
-		o(&s)
-	}
+func Run(t *testing.T, newComm func(t *testing.T) communicator.Communicator) {
 	checks := []struct {
 		name string
 		fn   func(t *testing.T, c communicator.Communicator)
@@ -50,7 +33,7 @@ func Run(t *testing.T, newComm func(t *testing.T) communicator.Communicator, opt
 		{"RunStdin", testRunStdin},
 		{"RunExitStatus", testRunExitStatus},
 		{"RunSignal", testRunSignal},
-		{"RunCancel", s.testRunCancel},
+		{"RunCancel", testRunCancel},
 		{"RunConcurrent", testRunConcurrent},
 		{"UploadFile", testUploadFile},
 		{"UploadUnknownSize", testUploadUnknownSize},
@@ -193,22 +176,24 @@ func testRunSignal(t *testing.T, c communicator.Communicator) {
 	}
 }
 
-func (s *suite) testRunCancel(t *testing.T, c communicator.Communicator) {
+// testRunCancel cancels a command that has a child: both the shell and the
+// child must be gone soon after Run returns.
+func testRunCancel(t *testing.T, c communicator.Communicator) {
 	dir := tempDir(t, c)
-	pidFile := path.Join(dir, "pid")
+	shellFile, childFile := path.Join(dir, "shell"), path.Join(dir, "child")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- c.Run(ctx, &communicator.Cmd{Command: fmt.Sprintf("echo $$ > %s; exec sleep 60", quote(pidFile))})
+		done <- c.Run(ctx, &communicator.Cmd{Command: fmt.Sprintf("echo $$ > %s; sleep 60 & echo $! > %s; wait", quote(shellFile), quote(childFile))})
 	}()
 	// Wait until the command runs, then cancel it.
-	var pid string
-	for deadline := time.Now().Add(20 * time.Second); pid == "" && time.Now().Before(deadline); {
+	var pids []string
+	for deadline := time.Now().Add(20 * time.Second); len(pids) < 2 && time.Now().Before(deadline); {
 		time.Sleep(50 * time.Millisecond)
-		pid = strings.TrimSpace(output(t, c, "cat "+quote(pidFile)+" 2>/dev/null || true"))
+		pids = strings.Fields(output(t, c, "cat "+quote(shellFile)+" "+quote(childFile)+" 2>/dev/null || true"))
 	}
-	if pid == "" {
+	if len(pids) < 2 {
 		t.Fatal("the command never started")
 	}
 	cancel()
@@ -220,19 +205,18 @@ func (s *suite) testRunCancel(t *testing.T, c communicator.Communicator) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return within 10 s of cancellation")
 	}
-	if s.noSignals {
-		return
-	}
-	// The remote command is gone soon after.
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		err := c.Run(ctxFor(t), &communicator.Cmd{Command: "kill -0 " + pid + " 2>/dev/null"})
-		if err != nil {
-			break
+	// The shell and its child are gone soon after.
+	for _, pid := range pids {
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			err := c.Run(ctxFor(t), &communicator.Cmd{Command: "kill -0 " + pid + " 2>/dev/null"})
+			if err != nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("remote process %s still runs 10 s after cancellation", pid)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("remote process %s still runs 10 s after cancellation", pid)
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

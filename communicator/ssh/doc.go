@@ -13,7 +13,10 @@
 // many requests in flight (or scp, ssh_file_transfer_method = "scp"); an
 // SFTP upload from a seekable source continues where it stopped when the
 // connection is lost. Keepalives, and ssh_read_write_timeout, notice a
-// machine that vanished without closing the connection.
+// machine that vanished without closing the connection. A cancelled Run
+// kills the remote command and its process group, also where OpenSSH refuses
+// the signal request (root logins): each command carries a random mark, and
+// a second session kills the processes that carry it.
 //
 // Errors a caller branches on are typed: *HostKeyError (never retried),
 // *AuthError (what was offered, what the server accepts), and, through the

@@ -2,6 +2,8 @@ package ssh
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,45 +19,50 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 )
 
-// killGrace is how long a cancelled command gets to report its end after
-// it was signalled, before its session is closed regardless.
-const killGrace = time.Second
+// Timing of a cancelled command's end.
+const (
+	// signalGrace is how long a cancelled command gets to end after the
+	// KILL signal, before it is killed from a second session.
+	signalGrace = 200 * time.Millisecond
+	// stopTimeout bounds the whole cancel path: signal, kill session and
+	// the wait for the command's end, also on a dead connection.
+	stopTimeout = 5 * time.Second
+)
 
 // Run runs cmd.Command through the remote user's shell and waits for it. A
 // non-zero exit is a *communicator.ExitError; a connection lost on the way
-// wraps communicator.ErrDisconnected. Cancelling ctx kills the remote
-// command (SIGKILL, then the session is closed).
+// wraps communicator.ErrDisconnected. Errors do not quote the command, which
+// may carry secrets.
+//
+// Cancelling ctx kills the remote command and the processes in its process
+// group (see stop), then returns context.Cause(ctx) within stopTimeout.
 func (c *Comm) Run(ctx context.Context, cmd *communicator.Cmd) error {
 	cn, sess, err := openOn(ctx, c, c.newSession)
 	if cn == nil {
-		return fmt.Errorf("run %q: %w", cmd.Command, err)
+		return fmt.Errorf("ssh: run: %w", err)
 	}
 	if err != nil {
-		return c.failed(cn, fmt.Sprintf("run %q: open session", cmd.Command), err)
+		return c.failed(cn, "ssh: run: open session", err)
 	}
 	defer sess.Close()
 	sess.Stdin, sess.Stdout, sess.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
 	if c.cfg.PTY {
 		modes := gossh.TerminalModes{gossh.ECHO: 0, gossh.TTY_OP_ISPEED: 14400, gossh.TTY_OP_OSPEED: 14400}
 		if err := sess.RequestPty("xterm", 40, 120, modes); err != nil {
-			return c.failed(cn, fmt.Sprintf("run %q: request a pty", cmd.Command), err)
+			return c.failed(cn, "ssh: run: request a pty", err)
 		}
 	}
-	if err := sess.Start(cmd.Command); err != nil {
-		return c.failed(cn, fmt.Sprintf("run %q: start", cmd.Command), err)
+	mark := newRunMark()
+	if err := sess.Start(mark.command(cmd.Command)); err != nil {
+		return c.failed(cn, "ssh: run: start", err)
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- sess.Wait() }()
 	select {
 	case err = <-waited:
 	case <-ctx.Done():
-		_ = sess.Signal(gossh.SIGKILL)
-		select {
-		case <-waited:
-		case <-time.After(killGrace):
-		}
-		sess.Close()
-		return fmt.Errorf("run %q: %w", cmd.Command, context.Cause(ctx))
+		stop(cn, sess, mark, waited)
+		return fmt.Errorf("ssh: run: %w", context.Cause(ctx))
 	}
 	if err == nil {
 		return nil
@@ -64,7 +71,98 @@ func (c *Comm) Run(ctx context.Context, cmd *communicator.Cmd) error {
 	if errors.As(err, &ee) {
 		return &communicator.ExitError{Command: cmd.Command, Status: ee.ExitStatus(), Signal: ee.Signal()}
 	}
-	return c.failed(cn, fmt.Sprintf("run %q", cmd.Command), err)
+	return c.failed(cn, "ssh: run", err)
+}
+
+// stop ends a cancelled command within stopTimeout. It sends the KILL
+// signal first; OpenSSH refuses signals for root logins without privilege
+// separation ("session signalling requires privilege separation"), so when
+// the command has not ended signalGrace later, a second session on the same
+// connection kills it by its mark (see runMark.killScript). The caller closes
+// sess.
+func stop(cn *conn, sess *gossh.Session, mark runMark, waited <-chan error) {
+	deadline := time.NewTimer(stopTimeout)
+	defer deadline.Stop()
+	_ = sess.Signal(gossh.SIGKILL)
+	select {
+	case <-waited:
+		return
+	case <-deadline.C:
+		return
+	case <-time.After(signalGrace):
+	}
+	if mark == "" {
+		return
+	}
+	go killMarked(cn, mark)
+	select {
+	case <-waited:
+	case <-deadline.C:
+	}
+}
+
+// killMarked runs mark's kill script in a new session on cn, giving up
+// after stopTimeout. A connection that hangs holds this goroutine until it
+// is closed (by keepalives, ssh_read_write_timeout or Comm.Close).
+func killMarked(cn *conn, mark runMark) {
+	sess, err := cn.client.NewSession()
+	if err != nil {
+		return
+	}
+	defer sess.Close()
+	t := time.AfterFunc(stopTimeout, func() { sess.Close() })
+	defer t.Stop()
+	_ = sess.Run(mark.killScript())
+}
+
+// runMark makes a command findable on the remote machine, so that a
+// cancelled one can be killed without the signal request. The command is
+// sent with a last line that is a comment naming the mark: the shell's
+// arguments (/proc/PID/cmdline) then contain it, and the shell runs its last
+// command as a child instead of replacing itself with it, so the shell stays
+// findable for as long as the command runs. sshd makes each session's shell
+// a session and process group leader, and a non-interactive shell keeps its
+// children in its group, so killing that group ends the command and its
+// children.
+//
+// The command's text, quoting, exit status and streams are unchanged,
+// except that a last command killed by a signal is reported the way the
+// shell reports a child killed by it (status 128+n) rather than as the
+// session's signal. A command that ends in a backslash gets no mark (the
+// comment would join its last line); a cancelled one then depends on the
+// signal alone.
+type runMark string
+
+func newRunMark() runMark {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return runMark("kiln-run-" + hex.EncodeToString(b[:]))
+}
+
+// command returns command with the mark as its last line.
+func (m runMark) command(command string) string {
+	trailing := len(command) - len(strings.TrimRight(command, `\`))
+	if trailing%2 == 1 {
+		return command
+	}
+	return command + "\n# " + string(m)
+}
+
+// killScript returns a command that kills the process group of every
+// process whose arguments contain the mark (or the process alone, when it
+// does not lead its group). It runs in /bin/sh whatever the login shell, and
+// needs only grep and /proc (no procps). The pattern given to grep is a
+// regular expression that matches the mark but does not contain it, so
+// neither grep nor the script finds itself.
+func (m runMark) killScript() string {
+	hexPart := strings.TrimPrefix(string(m), "kiln-run-")
+	pattern := "kiln-run-[" + hexPart[:1] + "]" + hexPart[1:]
+	script := `for f in $(grep -ls "` + pattern + `" /proc/[0-9]*/cmdline); do ` +
+		`p=${f#/proc/}; p=${p%/cmdline}; [ "$p" = "$$" ] && continue; ` +
+		`read -r s < "/proc/$p/stat" || continue; set -- ${s##*)}; ` +
+		`[ "$3" = "$p" ] && kill -s KILL -- "-$p"; kill -s KILL "$p"; ` +
+		`done 2>/dev/null; exit 0`
+	return "exec /bin/sh -c '" + script + "'"
 }
 
 // openOn returns the live connection and what open made on it. A

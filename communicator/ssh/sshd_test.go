@@ -53,18 +53,9 @@ func TestConformanceSSHD(t *testing.T) {
 				cfg := sshdConfig(srv)
 				cfg.FileTransferMethod = method
 				return connect(t, cfg, ssh.ConnectOptions{})
-			}, signals(srv)...)
+			})
 		})
 	}
-}
-
-// signals returns the suite options for srv: OpenSSH does not deliver
-// signals to a root login's commands.
-func signals(srv *testsshd.Server) []commtest.Option {
-	if srv.User == "root" {
-		return []commtest.Option{commtest.NoSignals()}
-	}
-	return nil
 }
 
 func TestBastion(t *testing.T) {
