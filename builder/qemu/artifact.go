@@ -1,7 +1,9 @@
 package qemu
 
 import (
+	"context"
 	"fmt"
+	"os"
 	"time"
 )
 
@@ -12,6 +14,15 @@ type Artifact struct {
 	accel      string
 	sshReady   time.Duration // from qemu's start to the first SSH login
 	fromRun    time.Duration // from the build's start to the first SSH login
+}
+
+// Destroy removes the output directory, as Packer's qemu artifact does: the
+// engine calls it when no post-processor keeps the image.
+func (a *Artifact) Destroy(context.Context) error {
+	if err := os.RemoveAll(a.dir); err != nil {
+		return fmt.Errorf("remove %s: %w", a.dir, err)
+	}
+	return nil
 }
 
 // BuilderType returns "qemu".

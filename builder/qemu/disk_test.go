@@ -3,11 +3,13 @@ package qemu
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/step"
@@ -114,5 +116,21 @@ func TestDiskCopyRaw(t *testing.T) {
 	s, err = diskSteps(t, Config{DiskSize: "32M", SkipResizeDisk: true})
 	if err != nil || readDiskInfo(t, s.disk).VirtualSize != 64<<20 {
 		t.Errorf("skip_resize_disk: %v", err)
+	}
+}
+
+func TestArtifactDestroy(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	image := filepath.Join(dir, "web.qcow2")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(image, []byte("x"), 0o644)
+	var a artifact.Destroyer = &Artifact{dir: dir, image: image, files: []string{image}}
+	if err := a.Destroy(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("output directory still there: %v", err)
 	}
 }
