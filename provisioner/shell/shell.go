@@ -130,6 +130,9 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 		if err := r.retry(ctx, func(ctx context.Context) error {
 			return comm.Upload(ctx, varFile, bytes.NewReader([]byte(flat)), int64(len(flat)), 0o600)
 		}); err != nil {
+			if ctx.Err() != nil {
+				return stopped(ctx, "environment file upload")
+			}
 			return fmt.Errorf("upload environment file %s: %w", varFile, err)
 		}
 		if !c.SkipClean {
@@ -152,7 +155,7 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 		select {
 		case <-t.C:
 		case <-ctx.Done():
-			return ctx.Err()
+			return stopped(ctx, "pause_after")
 		}
 	}
 	return nil
@@ -209,6 +212,9 @@ func (r *runner) run(ctx context.Context, s script, remotePath, cmdline string) 
 	if err := r.retry(ctx, func(ctx context.Context) error {
 		return r.comm.Upload(ctx, remotePath, bytes.NewReader(s.data), int64(len(s.data)), 0o755)
 	}); err != nil {
+		if ctx.Err() != nil {
+			return stopped(ctx, s.label())
+		}
 		return fmt.Errorf("upload script %s to %s: %w", s.name, remotePath, err)
 	}
 	stdout := shellrun.NewLineWriter(r.env.Events, r.env.Source, "stdout")
@@ -225,7 +231,7 @@ func (r *runner) run(ctx context.Context, s script, remotePath, cmdline string) 
 			_ = r.rm(cctx, remotePath)
 			cancel()
 		}
-		return r.wrap(s, fmt.Errorf("stopped: %w", context.Cause(ctx)))
+		return stopped(ctx, s.label())
 	}
 	var exit *communicator.ExitError
 	switch {
@@ -264,6 +270,22 @@ func (r *runner) withCleanup(cmdline, remotePath string) string {
 		return cmdline
 	}
 	return "(\n" + cmdline + "\n)\nkiln_status=$?\nrm -f " + shellrun.Quote(remotePath) + "\nexit $kiln_status"
+}
+
+// label names s in messages: "script NAME", or "inline script".
+func (s script) label() string {
+	if s.name == "inline" {
+		return "inline script"
+	}
+	return "script " + s.name
+}
+
+// stopped is the error of a provisioner stopped by its context (cancelled,
+// or past its timeout) while it worked on what. It is short and says only
+// what stopped and why: never the command line, which carries the
+// environment values, nor a communicator error that may quote it.
+func stopped(ctx context.Context, what string) error {
+	return fmt.Errorf("%s cancelled: %w", what, context.Cause(ctx))
 }
 
 // wrap names the script in err, unless it is the only (inline) one: the

@@ -343,3 +343,82 @@ start_retry_timeout = "5s"
 		t.Errorf("after start_retry_timeout: err = %v, want the lost connection", err)
 	}
 }
+
+// noisyComm is a communicator whose errors quote the whole command line,
+// as some do; Run waits for ctx, and so do uploads when blockUploads.
+type noisyComm struct {
+	localcomm.Comm
+	blockUploads bool
+}
+
+func (n *noisyComm) Upload(ctx context.Context, dst string, r io.Reader, size int64, mode fs.FileMode) error {
+	if n.blockUploads {
+		<-ctx.Done()
+		return fmt.Errorf("upload %s: %w", dst, ctx.Err())
+	}
+	return n.Comm.Upload(ctx, dst, r, size, mode)
+}
+
+func (n *noisyComm) Run(ctx context.Context, cmd *communicator.Cmd) error {
+	if strings.HasPrefix(cmd.Command, "rm -f ") {
+		return n.Comm.Run(ctx, cmd)
+	}
+	<-ctx.Done()
+	return fmt.Errorf("run %q: %w", cmd.Command, ctx.Err())
+}
+
+// A cancelled provisioner says which script was cancelled and why, in a
+// few words: never the command line or the environment values.
+func TestCancelErrorIsShort(t *testing.T) {
+	const secret = "s3cret-value"
+	script := filepath.Join(t.TempDir(), "setup.sh")
+	if err := os.WriteFile(script, []byte("sleep 30\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, src string
+		comm      communicator.Communicator
+		want      string
+	}{
+		{"inline", `inline = ["sleep 30"]`, &noisyComm{}, "inline script cancelled: context canceled"},
+		{"script", `script = "` + script + `"`, &noisyComm{}, "script " + script + " cancelled: context canceled"},
+		{"upload", `script = "` + script + `"`, &noisyComm{blockUploads: true}, "script " + script + " cancelled: context canceled"},
+		{"env file", `inline = ["true"]` + "\nuse_env_var_file = true", &noisyComm{blockUploads: true}, "environment file upload cancelled: context canceled"},
+		{"pause_after", `inline = ["true"]` + "\npause_after = \"1m\"", &localcomm.Comm{}, "pause_after cancelled: context canceled"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newProv(t, "remote_folder = \""+t.TempDir()+"\"\n"+tc.src+`
+environment_vars = ["TOKEN=`+secret+`"]
+env = { OTHER = "`+secret+`" }
+`)
+			ctx, cancel := context.WithCancel(context.Background())
+			env := testEnv(&recorder{})
+			if tc.name == "pause_after" {
+				env.Events = cancelOnPause{cancel}
+			} else {
+				time.AfterFunc(200*time.Millisecond, cancel)
+			}
+			err := p.Provision(ctx, env, tc.comm)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if err.Error() != tc.want {
+				t.Errorf("err = %q, want %q", err, tc.want)
+			}
+			for _, leak := range []string{secret, "TOKEN", "chmod", "kiln_status"} {
+				if strings.Contains(err.Error(), leak) {
+					t.Errorf("the error shows %q: %v", leak, err)
+				}
+			}
+		})
+	}
+}
+
+// cancelOnPause cancels once the provisioner says it pauses.
+type cancelOnPause struct{ cancel context.CancelFunc }
+
+func (c cancelOnPause) Emit(e event.Event) {
+	if m, ok := e.(*event.Message); ok && strings.Contains(m.Text, "pausing") {
+		c.cancel()
+	}
+}

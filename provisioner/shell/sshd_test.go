@@ -3,6 +3,8 @@ package shell
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,16 +122,30 @@ inline = ["touch ` + marker + `", ` + hclList(killOwnConnection)[1:len(hclList(k
 func TestSSHDCancelRemovesScript(t *testing.T) {
 	comm := connectSSHD(t)
 	remote := t.TempDir()
+	// A duration no other process uses, to find the sleep by.
+	arg := fmt.Sprintf("%d", 300+rand.IntN(100000))
 	p := newProv(t, `
 remote_folder = "`+remote+`"
-inline = ["sleep 30"]
+inline = ["sleep `+arg+`"]
+environment_vars = ["TOKEN=s3cret"]
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	if err := p.Provision(ctx, testEnv(&recorder{}), comm); !errors.Is(err, context.DeadlineExceeded) {
+	err := p.Provision(ctx, testEnv(&recorder{}), comm)
+	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
+	}
+	if want := "inline script cancelled: context deadline exceeded"; err.Error() != want {
+		t.Errorf("err = %q, want %q", err, want)
 	}
 	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
 		t.Errorf("script left behind after cancel: %v", left)
+	}
+	// sshd runs here: its processes are this machine's.
+	cmdlines, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, f := range cmdlines {
+		if b, _ := os.ReadFile(f); string(b) == "sleep\x00"+arg+"\x00" {
+			t.Errorf("the cancelled script's sleep still runs: %s", f)
+		}
 	}
 }
