@@ -57,6 +57,13 @@ func (p *planner) planFamily(out *Build, ectx *hcl.EvalContext) {
 				Detail:   fmt.Sprintf("Source type %q cannot build images of a family; amazon-ebs and qemu can.", out.Source.Ref.Type),
 				Subject:  f.DeclRange.Ptr(),
 			}})
+		} else if _, ok := out.builder.(family.Tester); !ok && f.Test != nil {
+			p.add(hcl.Diagnostics{{
+				Severity: hcl.DiagError,
+				Summary:  "Family test not supported by this source",
+				Detail:   fmt.Sprintf("Source type %q cannot boot a machine from its image to test it.", out.Source.Ref.Type),
+				Subject:  f.Test.DeclRange.Ptr(),
+			}})
 		}
 	}
 	if f.Test != nil {
@@ -187,7 +194,11 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 		// takes the new host key), its own temporary resources.
 		tenv := *env
 		tenv.Info.ID += "-test"
-		terr := fb.TestImage(ctx, &tenv, img, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+		tester, ok := fb.(family.Tester)
+		if !ok {
+			return nil, fmt.Errorf("family %s: source type %q cannot test its images", f.Name, r.b.Source.Ref.Type)
+		}
+		terr := tester.TestImage(ctx, &tenv, img, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
 			return r.provisionWith(ctx, r.b.familyTests, comm, data)
 		}))
 		if terr != nil {

@@ -29,6 +29,11 @@ type Builder interface {
 	// FamilyArtifact returns the artifact for an existing image of the
 	// catalog, as Run would have returned it.
 	FamilyArtifact(img Image) artifact.Artifact
+}
+
+// Tester is the optional ability of a Builder to run a family's test
+// block: a template with one needs a builder that has it.
+type Tester interface {
 	// TestImage boots a fresh machine from img, calls hook with a
 	// communicator to it, and removes the machine whatever happens.
 	TestImage(ctx context.Context, env *builder.Env, img Image, hook builder.Hook) error

@@ -22,7 +22,10 @@ import (
 	"github.com/kilnhq/kiln/internal/step"
 )
 
-var _ family.Builder = (*Builder)(nil)
+var (
+	_ family.Builder = (*Builder)(nil)
+	_ family.Tester  = (*Builder)(nil)
+)
 
 // familyVars is the template's family variable: set when the source is
 // decoded for a build with a family block.
