@@ -20,6 +20,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/clock"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/postprocessor"
@@ -182,7 +183,7 @@ func (p *recordProvisioner) Provision(ctx context.Context, env *provisioner.Env,
 		return fmt.Errorf("attempt %d failed", n)
 	}
 	if p.cfg.Sleep > 0 {
-		if err := sleep(ctx, p.cfg.Sleep); err != nil {
+		if err := clock.Sleep(ctx, p.cfg.Sleep); err != nil {
 			return fmt.Errorf("sleep: %w", err)
 		}
 	}

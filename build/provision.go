@@ -12,6 +12,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/clock"
 	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/provisioner"
 )
@@ -85,7 +86,7 @@ func (r *runner) runProvisioner(ctx context.Context, p *plannedProvisioner, comm
 func (r *runner) attempts(ctx context.Context, p *plannedProvisioner, prov provisioner.Provisioner, comm communicator.Communicator) error {
 	if d := p.block.PauseBefore; d > 0 {
 		r.sink.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s: pausing %s before it runs", p.source, d)})
-		if err := sleep(ctx, d); err != nil {
+		if err := clock.Sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -100,7 +101,7 @@ func (r *runner) attempts(ctx context.Context, p *plannedProvisioner, prov provi
 		}
 		delay := retryDelay(attempt)
 		r.sink.Emit(&event.Message{Level: event.Warn, Text: fmt.Sprintf("%s failed (attempt %d of %d): %v; retrying in %s", p.source, attempt, tries, err, delay)})
-		if err := sleep(ctx, delay); err != nil {
+		if err := clock.Sleep(ctx, delay); err != nil {
 			return err
 		}
 	}
@@ -134,17 +135,6 @@ func (r *runner) warn(source string, diags hcl.Diagnostics) {
 			text += ": " + d.Detail
 		}
 		r.sink.Emit(&event.Message{Level: event.Warn, Text: text})
-	}
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return context.Cause(ctx)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"strconv"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -265,7 +266,7 @@ func stepProvision(ctx context.Context, s *state, _ *step.Undo) error {
 		return fmt.Errorf("connect to instance %s: %w", id, err)
 	}
 	defer comm.Close()
-	data["Host"], data["Port"], data["User"] = comm.Host(), strconv.Itoa(comm.Port()), comm.User()
+	maps.Copy(data, comm.BuildData())
 	if err := s.hook.Provision(ctx, comm, data); err != nil {
 		return err
 	}

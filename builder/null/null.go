@@ -3,7 +3,6 @@ package null
 import (
 	"context"
 	"fmt"
-	"strconv"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -124,15 +123,11 @@ func (b *Builder) connect(env *builder.Env) func(context.Context, *state, *step.
 
 func (b *Builder) provision(hook builder.Hook) func(context.Context, *state, *step.Undo) error {
 	return func(ctx context.Context, s *state, _ *step.Undo) error {
-		data := map[string]string{"ID": "Null", "ConnType": "none"}
+		data := s.comm.BuildData()
+		data["ID"] = "Null"
 		var comm communicator.Communicator
 		if s.comm != nil {
 			comm = s.comm
-			data["ConnType"] = "ssh"
-			data["Host"] = s.comm.Host()
-			data["Port"] = strconv.Itoa(s.comm.Port())
-			data["User"] = s.comm.User()
-			data["Password"] = b.cfg.Password
 		}
 		return hook.Provision(ctx, comm, data)
 	}

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
@@ -487,20 +486,13 @@ func serialTail(dir string) string {
 }
 
 func (b *Builder) provision(ctx context.Context, s *state, _ *step.Undo) error {
-	data := map[string]string{
-		"ID":          strings.TrimSuffix(s.imageName, filepath.Ext(s.imageName)),
-		"VMName":      strings.TrimSuffix(s.imageName, filepath.Ext(s.imageName)),
-		"Accelerator": s.accel,
-		"ConnType":    "none",
-	}
+	data := s.comm.BuildData()
+	data["ID"] = strings.TrimSuffix(s.imageName, filepath.Ext(s.imageName))
+	data["VMName"] = data["ID"]
+	data["Accelerator"] = s.accel
 	var comm communicator.Communicator
 	if s.comm != nil {
 		comm = s.comm
-		data["ConnType"] = "ssh"
-		data["Host"] = s.comm.Host()
-		data["Port"] = strconv.Itoa(s.comm.Port())
-		data["User"] = s.comm.User()
-		data["Password"] = b.cfg.Password
 		if s.injected {
 			data["SSHPublicKey"] = s.keys.loginPub
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/clock"
 )
 
 // ConnectOptions carries what a builder knows about the machine it made.
@@ -148,7 +149,7 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (_ *Comm, er
 		c.warn(fmt.Sprintf("ssh_host_key_check = false: the host key of %s will not be verified; anyone on the path can impersonate the machine", c.addr))
 	}
 	if cfg.PauseBeforeConnecting > 0 {
-		if err := sleep(ctx, cfg.PauseBeforeConnecting); err != nil {
+		if err := clock.Sleep(ctx, cfg.PauseBeforeConnecting); err != nil {
 			return nil, fmt.Errorf("ssh: pause before connecting: %w", err)
 		}
 	}
@@ -164,6 +165,23 @@ func Connect(ctx context.Context, cfg *Config, opts ConnectOptions) (_ *Comm, er
 
 // Host returns the host the Comm connects to (for a builder's hook data).
 func (c *Comm) Host() string { return c.host }
+
+// BuildData returns what templates see of the connection as build.* (and
+// legacy strings as {{ .NAME }}): ConnType "ssh", Host, Port, User and
+// Password. On a nil Comm (communicator = "none") it returns ConnType "none"
+// alone. Builders add what they know of the machine to the map.
+func (c *Comm) BuildData() map[string]string {
+	if c == nil {
+		return map[string]string{"ConnType": "none"}
+	}
+	return map[string]string{
+		"ConnType": "ssh",
+		"Host":     c.host,
+		"Port":     strconv.Itoa(c.port),
+		"User":     c.target.user,
+		"Password": c.cfg.Password,
+	}
+}
 
 // Port returns the port the Comm connects to.
 func (c *Comm) Port() int { return c.port }
@@ -549,17 +567,6 @@ func (cn *conn) watchdog(wc *watchedConn, rw time.Duration) {
 
 func (c *Comm) warn(text string) {
 	c.events.Emit(&event.Message{Level: event.Warn, Text: text})
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 func firstNonEmpty(s ...string) string {

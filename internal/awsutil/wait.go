@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/kilnhq/kiln/internal/clock"
 )
 
 // Polling defaults. Waits start polling quickly and grow the delay up to
@@ -81,12 +83,8 @@ func (w Waiter) Wait(ctx context.Context, what, want string, poll Poll) error {
 		if done {
 			return nil
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if clock.Sleep(ctx, delay) != nil {
 			return w.ended(ctx, what, want, state, start)
-		case <-t.C:
 		}
 		delay = min(delay*3/2, maxDelay)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/clock"
 	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/internal/shellrun"
@@ -150,11 +151,7 @@ func (p *Provisioner) Provision(ctx context.Context, env *provisioner.Env, comm 
 	}
 	if c.PauseAfter > 0 {
 		env.Events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s: pausing %s after this provisioner", env.Source, c.PauseAfter)})
-		t := time.NewTimer(c.PauseAfter)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
+		if clock.Sleep(ctx, c.PauseAfter) != nil {
 			return stopped(ctx, "pause_after")
 		}
 	}
@@ -342,12 +339,8 @@ func (r *runner) retry(ctx context.Context, f func(context.Context) error) error
 		if err == nil || !errors.Is(err, communicator.ErrDisconnected) || time.Now().Add(delay).After(deadline) {
 			return err
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return errors.Join(err, ctx.Err())
+		if serr := clock.Sleep(ctx, delay); serr != nil {
+			return errors.Join(err, serr)
 		}
 		delay = min(delay*2, retryCeiling)
 	}
