@@ -54,6 +54,24 @@ func (s *state) created(u *step.Undo, region, kind, id string, onFailure bool, r
 	return nil
 }
 
+// createTimeout bounds a call that creates a resource (see create).
+const createTimeout = 2 * time.Minute
+
+// create makes call, which creates a resource, with in. A cancelled ctx
+// stops the call from being sent but not once it is sent: EC2 may already
+// have made the resource, and only the answer names it for undo. An
+// interrupt must not throw that answer away, so the call runs under its
+// own deadline, createTimeout.
+func create[In, Out any](ctx context.Context, call func(context.Context, In, ...func(*ec2.Options)) (Out, error), in In) (Out, error) {
+	if err := ctx.Err(); err != nil {
+		var zero Out
+		return zero, err
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
+	defer cancel()
+	return call(cctx, in)
+}
+
 // apiCode returns the error code of an AWS API error, or "".
 func apiCode(err error) string {
 	var ae smithy.APIError

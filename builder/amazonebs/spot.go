@@ -51,7 +51,7 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 	if err := s.journal.Intent(s.region, kindLaunchTemplate, name); err != nil {
 		return "", err
 	}
-	lt, err := s.ec2.CreateLaunchTemplate(ctx, &ec2.CreateLaunchTemplateInput{
+	lt, err := create(ctx, s.ec2.CreateLaunchTemplate, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(name),
 		LaunchTemplateData: data,
 		ClientToken:        aws.String(s.clientToken("launch-template")),
@@ -86,7 +86,7 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 	if err := s.journal.Intent(s.region, kindInstance, token); err != nil {
 		return "", err
 	}
-	out, err := s.ec2.CreateFleet(ctx, &ec2.CreateFleetInput{
+	out, err := create(ctx, s.ec2.CreateFleet, &ec2.CreateFleetInput{
 		Type:        types.FleetTypeInstant,
 		ClientToken: aws.String(token),
 		LaunchTemplateConfigs: []types.FleetLaunchTemplateConfigRequest{{

@@ -47,7 +47,7 @@ func stepKeyPair(ctx context.Context, s *state, u *step.Undo) error {
 		if err := s.journal.Intent(s.region, kindKeyPair, name); err != nil {
 			return err
 		}
-		_, err := s.ec2.ImportKeyPair(ctx, &ec2.ImportKeyPairInput{
+		_, err := create(ctx, s.ec2.ImportKeyPair, &ec2.ImportKeyPairInput{
 			KeyName:           aws.String(name),
 			PublicKeyMaterial: []byte(loginPub),
 			TagSpecifications: []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeKeyPair, s.tempTags)},
@@ -120,7 +120,7 @@ func stepSecurityGroup(ctx context.Context, s *state, u *step.Undo) error {
 	if err := s.journal.Intent(s.region, kindSecurityGroup, name); err != nil {
 		return err
 	}
-	out, err := s.ec2.CreateSecurityGroup(ctx, &ec2.CreateSecurityGroupInput{
+	out, err := create(ctx, s.ec2.CreateSecurityGroup, &ec2.CreateSecurityGroupInput{
 		GroupName:         aws.String(name),
 		Description:       aws.String("Temporary SSH access for kiln build " + s.build),
 		VpcId:             aws.String(s.vpcID),

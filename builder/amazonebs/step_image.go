@@ -44,7 +44,7 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 	if bdm := blockDeviceMappings(s.cfg.AMIBlockDevices); len(bdm) > 0 {
 		in.BlockDeviceMappings = bdm
 	}
-	out, err := s.ec2.CreateImage(ctx, in)
+	out, err := create(ctx, s.ec2.CreateImage, in)
 	if apiCode(err) == "InvalidAMIName.Duplicate" {
 		err = fmt.Errorf("%w: %w", err, family.ErrNameTaken) // another build took the name meanwhile
 	}
@@ -186,7 +186,7 @@ func (s *state) copyImage(ctx context.Context, u *step.Undo, source, region stri
 	if err := s.journal.Intent(region, kindImage, token); err != nil {
 		return err
 	}
-	out, err := c.CopyImage(ctx, in)
+	out, err := create(ctx, c.CopyImage, in)
 	if err != nil {
 		return regionalError(region, "copy image "+source, err)
 	}

@@ -207,7 +207,7 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 	if err := s.journal.Intent(s.region, kindInstance, token); err != nil {
 		return "", err
 	}
-	out, err := s.ec2.RunInstances(ctx, in)
+	out, err := create(ctx, s.ec2.RunInstances, in)
 	if err != nil {
 		return "", fmt.Errorf("launch instance from %s: %w", aws.ToString(s.source.ImageId), err)
 	}

@@ -229,13 +229,18 @@ func TestCopyPartialFailure(t *testing.T) {
 		}
 	}
 	home := &fakeEC2{describeImages: avail("ami-home")}
+	// The bad copy fails once the good one is made: a copy cancelled
+	// before it is sent leaves nothing to remove.
+	copied := make(chan struct{})
 	good := &fakeEC2{describeImages: avail("ami-good"), copyImage: func(in *ec2.CopyImageInput) (*ec2.CopyImageOutput, error) {
+		defer close(copied)
 		if aws.ToString(in.ClientToken) == "" {
 			t.Error("CopyImage without a client token")
 		}
 		return &ec2.CopyImageOutput{ImageId: aws.String("ami-good")}, nil
 	}}
 	bad := &fakeEC2{copyImage: func(*ec2.CopyImageInput) (*ec2.CopyImageOutput, error) {
+		<-copied
 		return nil, &smithy.GenericAPIError{Code: "InvalidParameterValue", Message: "no"}
 	}}
 	s := unitState(t, Config{AMIRegions: []string{"eu-west-1", "ap-south-1"}}, map[string]*fakeEC2{"us-east-1": home, "eu-west-1": good, "ap-south-1": bad})
@@ -252,8 +257,6 @@ func TestCopyPartialFailure(t *testing.T) {
 		t.Errorf("home image not removed: %v", home.deregistered)
 	}
 	if strings.Join(good.deregistered, ",") != "ami-good" {
-		// The good copy may have been cancelled before its ID came back;
-		// then there is nothing to remove. Here CopyImage answers at once.
 		t.Errorf("copy in eu-west-1 not removed: %v", good.deregistered)
 	}
 }
@@ -383,5 +386,29 @@ func TestMentions(t *testing.T) {
 		if got := mentions(text, "ami-12345678"); got != want {
 			t.Errorf("mentions(%q) = %v, want %v", text, got, want)
 		}
+	}
+}
+
+// TestCreateOutlivesCancel: a call that creates a resource is not sent once
+// the build is cancelled, but once sent it is not cancelled with the build,
+// so that its answer names what to remove.
+func TestCreateOutlivesCancel(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	out, err := create(ctx, func(cctx context.Context, in string, _ ...func(*ec2.Options)) (string, error) {
+		cancel() // the interrupt arrives while the call is in flight
+		if err := cctx.Err(); err != nil {
+			return "", err
+		}
+		return in + "-1", nil
+	}, "sg")
+	if err != nil || out != "sg-1" {
+		t.Fatalf("create = %q, %v; want the answer despite the cancel", out, err)
+	}
+	_, err = create(ctx, func(context.Context, string, ...func(*ec2.Options)) (string, error) {
+		t.Error("a create call was sent after the build was cancelled")
+		return "", nil
+	}, "sg")
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("err = %v, want context.Canceled", err)
 	}
 }
