@@ -207,9 +207,15 @@ func sortedKeys(m map[string]string) []string {
 // foreground job, so that a test can interrupt the group as Ctrl-C does.
 func startKiln(t *testing.T, dir string, stdout, stderr io.Writer, args ...string) *exec.Cmd {
 	t.Helper()
+	return startKilnEnv(t, dir, kilnEnv(), stdout, stderr, args...)
+}
+
+// startKilnEnv is startKiln with the environment env.
+func startKilnEnv(t *testing.T, dir string, env []string, stdout, stderr io.Writer, args ...string) *exec.Cmd {
+	t.Helper()
 	cmd := exec.Command(kilnBin, args...)
 	cmd.Dir = dir
-	cmd.Env = kilnEnv()
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
