@@ -47,7 +47,10 @@ const (
 // TestAWSInterrupt runs the kiln binary on an amazon-ebs build against
 // moto_server and interrupts its process group with SIGINT, as Ctrl-C does,
 // when each step starts in turn. kiln must undo what it made, exit 130 and
-// leave nothing temporary in either region, nor a journal.
+// leave nothing temporary in either region, nor a journal. kiln reaches
+// moto through a gate (awsGate) that makes the signal land inside the step,
+// and that lets a call kiln sent reach moto even when kiln hangs up on it,
+// as EC2 would: the resource exists though kiln saw only an error.
 //
 // The builds run one after another on one moto_server: loading its catalog
 // in a region costs seconds of CPU, far more than a build. Each build's
