@@ -307,26 +307,9 @@ func TestFrozenServer(t *testing.T) {
 			cfg.Timeout = 2 * time.Second
 			mod(cfg)
 			comm := connect(t, cfg, ssh.ConnectOptions{})
-			pr, pw := io.Pipe()
-			done := make(chan error, 1)
-			go func() {
-				done <- comm.Run(context.Background(), &communicator.Cmd{Command: "echo started; sleep 30", Stdout: pw})
-				pw.Close()
-			}()
-			buf := make([]byte, 8)
-			if _, err := io.ReadFull(pr, buf); err != nil {
-				t.Fatal(err)
-			}
-			go io.Copy(io.Discard, pr)
+			done := runLong(t, comm)
 			srv.Freeze()
-			select {
-			case err := <-done:
-				if !errors.Is(err, communicator.ErrDisconnected) {
-					t.Fatalf("Run on a frozen server = %v, want ErrDisconnected", err)
-				}
-			case <-time.After(20 * time.Second):
-				t.Fatal("Run did not notice the frozen server within 20 s")
-			}
+			wantDisconnected(t, done, 20*time.Second, "a frozen server")
 			// Reconnecting to the frozen server fails within ssh_timeout.
 			if err := comm.Run(context.Background(), &communicator.Cmd{Command: "true"}); err == nil || !strings.Contains(err.Error(), "ssh_timeout") {
 				t.Errorf("Run after the freeze = %v, want a timeout naming ssh_timeout", err)

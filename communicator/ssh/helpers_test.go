@@ -1,9 +1,13 @@
 package ssh_test
 
 import (
+	"context"
+	"errors"
+	"io"
 	"os"
 	"strconv"
 	"testing"
+	"time"
 
 	gossh "golang.org/x/crypto/ssh"
 
@@ -34,5 +38,37 @@ func readPrivate(file string) (any, error) {
 func needTransferTool(t *testing.T, method string) {
 	if method == ssh.MethodSCP {
 		testenv.Tool(t, "scp")
+	}
+}
+
+// runLong starts a command that runs for 30 s and returns once it has
+// started, with the channel its Run result arrives on.
+func runLong(t *testing.T, comm communicator.Communicator) <-chan error {
+	t.Helper()
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- comm.Run(context.Background(), &communicator.Cmd{Command: "echo started; sleep 30", Stdout: pw})
+		pw.Close()
+	}()
+	buf := make([]byte, 8)
+	if _, err := io.ReadFull(pr, buf); err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	return done
+}
+
+// wantDisconnected fails the test unless done reports a lost connection
+// within d; what names the fault in messages.
+func wantDisconnected(t *testing.T, done <-chan error, d time.Duration, what string) {
+	t.Helper()
+	select {
+	case err := <-done:
+		if !errors.Is(err, communicator.ErrDisconnected) {
+			t.Fatalf("Run under %s = %v, want ErrDisconnected", what, err)
+		}
+	case <-time.After(d):
+		t.Fatalf("Run did not notice %s within %s", what, d)
 	}
 }

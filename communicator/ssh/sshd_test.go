@@ -2,8 +2,6 @@ package ssh_test
 
 import (
 	"context"
-	"errors"
-	"io"
 	"os"
 	"strings"
 	"testing"
@@ -152,26 +150,9 @@ func TestSSHDKilledMidCommand(t *testing.T) {
 	cfg := sshdConfig(srv)
 	cfg.Timeout = time.Second
 	comm := connect(t, cfg, ssh.ConnectOptions{})
-	pr, pw := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		done <- comm.Run(context.Background(), &communicator.Cmd{Command: "echo started; sleep 30", Stdout: pw})
-		pw.Close()
-	}()
-	buf := make([]byte, 8)
-	if _, err := io.ReadFull(pr, buf); err != nil {
-		t.Fatal(err)
-	}
-	go io.Copy(io.Discard, pr)
+	done := runLong(t, comm)
 	srv.Stop()
-	select {
-	case err := <-done:
-		if !errors.Is(err, communicator.ErrDisconnected) {
-			t.Fatalf("Run under a killed sshd = %v, want ErrDisconnected", err)
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("Run did not notice the killed sshd within 15 s")
-	}
+	wantDisconnected(t, done, 15*time.Second, "a killed sshd")
 	err := comm.Run(context.Background(), &communicator.Cmd{Command: "true"})
 	if err == nil || !strings.Contains(err.Error(), "ssh_timeout") || !strings.Contains(err.Error(), "connection refused") {
 		t.Errorf("Run with sshd gone = %v, want a timeout naming ssh_timeout and the refused connection", err)
