@@ -59,30 +59,8 @@ func writeInspect(w io.Writer, tpl *template.Template) {
 		l := tpl.Locals[name]
 		fmt.Fprintf(w, "  local.%s: %s\n", name, valueString(l.Value, l.Sensitive))
 	}
-	fmt.Fprintf(w, "\n> data sources:\n\n")
-	data := make([]string, 0, len(tpl.Data))
-	for ref := range tpl.Data {
-		data = append(data, ref.String())
-	}
-	sort.Strings(data)
-	if len(data) == 0 {
-		fmt.Fprintf(w, "  (none)\n")
-	}
-	for _, r := range data {
-		fmt.Fprintf(w, "  data.%s\n", r)
-	}
-	fmt.Fprintf(w, "\n> sources:\n\n")
-	refs := make([]string, 0, len(tpl.Sources))
-	for ref := range tpl.Sources {
-		refs = append(refs, ref.String())
-	}
-	sort.Strings(refs)
-	if len(refs) == 0 {
-		fmt.Fprintf(w, "  (none)\n")
-	}
-	for _, r := range refs {
-		fmt.Fprintf(w, "  source.%s\n", r)
-	}
+	writeRefs(w, "data sources", "data.", tpl.Data)
+	writeRefs(w, "sources", "source.", tpl.Sources)
 	fmt.Fprintf(w, "\n> builds:\n")
 	if len(tpl.Builds) == 0 {
 		fmt.Fprintf(w, "\n  (none)\n")
@@ -163,4 +141,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// writeRefs writes a section listing the keys of blocks, sorted, each with
+// prefix, or "(none)".
+func writeRefs[K interface {
+	comparable
+	fmt.Stringer
+}, V any](w io.Writer, heading, prefix string, blocks map[K]V) {
+	fmt.Fprintf(w, "\n> %s:\n\n", heading)
+	refs := make([]string, 0, len(blocks))
+	for ref := range blocks {
+		refs = append(refs, ref.String())
+	}
+	sort.Strings(refs)
+	if len(refs) == 0 {
+		fmt.Fprintf(w, "  (none)\n")
+	}
+	for _, r := range refs {
+		fmt.Fprintf(w, "  %s%s\n", prefix, r)
+	}
 }
