@@ -23,6 +23,7 @@ have qemu-img || pkgs+=(qemu-utils)
 have debootstrap || pkgs+=(debootstrap)
 have xorriso || pkgs+=(xorriso)
 have python3 || pkgs+=(python3)
+$local_only || have patch || pkgs+=(patch)
 
 if [ ${#pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -eq 0 ]; then

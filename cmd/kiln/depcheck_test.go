@@ -4,16 +4,15 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/kilnhq/kiln/internal/testenv"
 )
 
 // TestDeps keeps the kiln binary free of test machinery: no testing
 // packages, no httptest, and none of kiln's test harnesses (testenv,
 // testsshd, testmoto, conformance suites, the in-memory communicator).
 func TestDeps(t *testing.T) {
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go command not found")
-	}
+	gobin := testenv.Tool(t, "go", "/usr/local/go/bin")
 	out, err := exec.Command(gobin, "list", "-deps", ".").Output()
 	if err != nil {
 		t.Fatalf("go list -deps: %v", err)

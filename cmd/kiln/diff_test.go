@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kilnhq/kiln/internal/testenv"
 )
 
 func TestUnifiedDiffGolden(t *testing.T) {
@@ -50,10 +52,7 @@ func TestUnifiedDiffEqual(t *testing.T) {
 // TestUnifiedDiffPatch applies each diff with patch(1) and checks that the
 // result is the new text.
 func TestUnifiedDiffPatch(t *testing.T) {
-	patch, err := exec.LookPath("patch")
-	if err != nil {
-		t.Skip("patch not installed")
-	}
+	patch := testenv.Tool(t, "patch")
 	cases := []struct{ a, b string }{
 		{"", "one\n"},
 		{"one\n", ""},
