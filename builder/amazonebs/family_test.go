@@ -214,6 +214,11 @@ func TestFamilyOnMoto(t *testing.T) {
 	if img.Tags["Name"] != "web" {
 		t.Errorf("template tags lost: %v", img.Tags)
 	}
+	if head, err := exec.Command("git", "-C", w.dir, "rev-parse", "HEAD").Output(); err != nil {
+		t.Fatalf("git rev-parse: %v", err)
+	} else if img.Tags[family.TagGitCommit] != strings.TrimSpace(string(head)) || img.Tags[family.TagGitDirty] != "false" {
+		t.Errorf("git lineage %s=%q %s=%q, want the template's HEAD %s, clean", family.TagGitCommit, img.Tags[family.TagGitCommit], family.TagGitDirty, img.Tags[family.TagGitDirty], head)
+	}
 	snaps := img.Snapshots["us-east-1"]
 	if len(snaps) == 0 {
 		t.Fatal("1.0.0 has no snapshot")
