@@ -13,7 +13,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // slowCleanupBuilder creates a "volume" whose removal never finishes by
@@ -24,7 +24,7 @@ type slowCleanupBuilder struct {
 
 func (b *slowCleanupBuilder) Run(ctx context.Context, env *builder.Env, _ builder.Hook) (artifact.Artifact, error) {
 	type state struct{}
-	return nil, step.Run(ctx, step.Runner{Events: env.Events, Policy: env.OnError}, &state{},
+	return nil, step.Run(ctx, env.Runner(env.Events), &state{},
 		step.Step[state]{Name: "create", Run: func(ctx context.Context, _ *state, u *step.Undo) error {
 			u.Push("volume vol-1", func(ctx context.Context) error {
 				<-ctx.Done()

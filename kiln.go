@@ -13,7 +13,6 @@ import (
 	"github.com/kilnhq/kiln/builder/null"
 	"github.com/kilnhq/kiln/builder/qemu"
 	"github.com/kilnhq/kiln/event"
-	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/postprocessor"
 	"github.com/kilnhq/kiln/postprocessor/checksum"
 	"github.com/kilnhq/kiln/postprocessor/manifest"
@@ -22,42 +21,13 @@ import (
 	"github.com/kilnhq/kiln/provisioner/file"
 	"github.com/kilnhq/kiln/provisioner/shell"
 	"github.com/kilnhq/kiln/provisioner/shelllocal"
+	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
 )
 
 // Version is kiln's version; release builds set it with
 // -ldflags "-X github.com/kilnhq/kiln.Version=v1.2.3".
 var Version = "0.1.0-dev"
-
-// OnError is the on-error policy of a build: what happens after a step fails.
-type OnError = step.Policy
-
-// The on-error policies (kiln build -on-error).
-const (
-	// OnErrorCleanup removes every temporary resource. The default.
-	OnErrorCleanup = step.Cleanup
-	// OnErrorAbort leaves everything and reports what was left and where.
-	OnErrorAbort = step.Abort
-	// OnErrorAsk asks the Asker given with WithAsker.
-	OnErrorAsk = step.Ask
-	// OnErrorRunCleanupProvisioner runs the build's
-	// error-cleanup-provisioner, then aborts.
-	OnErrorRunCleanupProvisioner = step.RunCleanupProvisioner
-)
-
-// Asker answers the OnErrorAsk policy: after step failed with err, clean up,
-// abort or retry the step.
-type Asker = step.Asker
-
-// Choice is an Asker's answer.
-type Choice = step.Choice
-
-// The answers an Asker can give.
-const (
-	ChooseCleanup = step.ChooseCleanup
-	ChooseAbort   = step.ChooseAbort
-	ChooseRetry   = step.ChooseRetry
-)
 
 // embeddedPlugins maps the type labels of components that Packer ships as
 // plugins to the plugin's source, so that a template's
@@ -111,11 +81,9 @@ func Load(path string, opts ...template.LoadOption) (*template.Template, hcl.Dia
 type Option func(*options)
 
 type options struct {
-	run            build.Options
-	only, except   []string
-	registries     *build.Registries
-	stopCleanup    <-chan struct{}
-	hasStopCleanup bool
+	run          build.Options
+	only, except []string
+	registries   *build.Registries
 }
 
 // WithEvents sends every event of a build to s (one at a time, sensitive
@@ -137,11 +105,11 @@ func WithExcept(patterns ...string) Option {
 // no limit.
 func WithParallelBuilds(n int) Option { return func(o *options) { o.run.Parallel = n } }
 
-// WithOnError sets the on-error policy; the default is OnErrorCleanup.
-func WithOnError(p OnError) Option { return func(o *options) { o.run.OnError = p } }
+// WithOnError sets the on-error policy; the default is step.Cleanup.
+func WithOnError(p step.Policy) Option { return func(o *options) { o.run.OnError = p } }
 
-// WithAsker sets who answers the OnErrorAsk policy. Builds ask one at a time.
-func WithAsker(a Asker) Option { return func(o *options) { o.run.Ask = a } }
+// WithAsker sets who answers the step.Ask policy. Builds ask one at a time.
+func WithAsker(a step.Asker) Option { return func(o *options) { o.run.Ask = a } }
 
 // WithForce lets builds replace output of earlier runs (kiln build -force).
 func WithForce(force bool) Option { return func(o *options) { o.run.Force = force } }
@@ -156,7 +124,7 @@ func WithFailFast(failFast bool) Option { return func(o *options) { o.run.FailFa
 // was cancelled removes its temporary resources until then, and reports
 // what remains as event.LeftBehind. The CLI closes it on a second interrupt.
 func WithCleanupStop(stop <-chan struct{}) Option {
-	return func(o *options) { o.stopCleanup, o.hasStopCleanup = stop, true }
+	return func(o *options) { o.run.CleanupStop = stop }
 }
 
 // WithRegistries uses reg instead of DefaultRegistries, for programs that
@@ -220,9 +188,6 @@ func Build(ctx context.Context, tpl *template.Template, opts ...Option) (*build.
 		for _, d := range diags {
 			warn.Emit(&event.Message{Meta: event.Meta{Time: time.Now()}, Level: event.Warn, Text: diagText(d)})
 		}
-	}
-	if o.hasStopCleanup {
-		ctx = step.WithCleanupStop(ctx, o.stopCleanup)
 	}
 	res := build.Run(ctx, tpl, builds, o.run)
 	return res, res.Err()

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/event"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 const twoSources = `

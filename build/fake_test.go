@@ -22,9 +22,9 @@ import (
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/clock"
 	"github.com/kilnhq/kiln/internal/hclconf"
-	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/postprocessor"
 	"github.com/kilnhq/kiln/provisioner"
+	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
 )
 
@@ -107,7 +107,7 @@ func (b *fakeBuilder) Run(ctx context.Context, env *builder.Env, hook builder.Ho
 	}
 	if b.cfg.StepFails {
 		type state struct{}
-		return nil, step.Run(ctx, step.Runner{Events: env.Events, Policy: env.OnError, Ask: env.Ask}, &state{},
+		return nil, step.Run(ctx, env.Runner(env.Events), &state{},
 			step.Step[state]{Name: "launch", Run: func(context.Context, *state, *step.Undo) error { return errors.New("no capacity") }})
 	}
 	if gate != nil {

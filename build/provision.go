@@ -13,8 +13,8 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/clock"
-	"github.com/kilnhq/kiln/internal/step"
 	"github.com/kilnhq/kiln/provisioner"
+	"github.com/kilnhq/kiln/step"
 )
 
 // retryDelay is the wait before retry number attempt (from 1) of a

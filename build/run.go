@@ -14,7 +14,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
 )
 
@@ -30,6 +30,10 @@ type Options struct {
 	OnError step.Policy
 	// Ask answers the step.Ask policy. Run lets one build ask at a time.
 	Ask step.Asker
+	// CleanupStop, when closed, stops the cleanup of builds whose context
+	// was cancelled; what is not removed yet is reported as
+	// event.LeftBehind (step.Runner.Stop).
+	CleanupStop <-chan struct{}
 	// Force and Debug are handed to builders (kiln build -force, -debug).
 	Force, Debug bool
 	// FailFast cancels the other builds as soon as one fails.
@@ -212,12 +216,13 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 		return nil, errors.New("the build's source did not decode: run Plan and fix its diagnostics first")
 	}
 	env := &builder.Env{
-		Info:    r.info,
-		Events:  r.sink,
-		OnError: r.opts.OnError,
-		Ask:     r.opts.Ask,
-		Force:   r.opts.Force,
-		Debug:   r.opts.Debug,
+		Info:        r.info,
+		Events:      r.sink,
+		OnError:     r.opts.OnError,
+		Ask:         r.opts.Ask,
+		CleanupStop: r.opts.CleanupStop,
+		Force:       r.opts.Force,
+		Debug:       r.opts.Debug,
 	}
 	if r.b.Block.Family != nil {
 		return r.buildFamily(ctx, env)

@@ -10,7 +10,7 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/registry"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // Builder makes one image from one source.
@@ -64,6 +64,9 @@ type Env struct {
 	// OnError and Ask say what the builder's step runner does on failure.
 	OnError step.Policy
 	Ask     step.Asker
+	// CleanupStop is closed when cleanup must stop (the CLI's second
+	// interrupt): what is not removed yet is reported as left behind.
+	CleanupStop <-chan struct{}
 	// Force asks builders to replace existing output (kiln build -force).
 	Force bool
 	// Debug asks builders to keep diagnostic material, such as the
@@ -81,3 +84,10 @@ type Registry = registry.Registry[Factory]
 
 // NewRegistry returns an empty builder registry.
 func NewRegistry() *Registry { return registry.New[Factory]("builder") }
+
+// Runner returns the step runner a builder runs its steps with: env's
+// on-error policy, asker and cleanup stop, sending events to events (usually
+// env.Events, or a sink wrapping it).
+func (env *Env) Runner(events event.Sink) step.Runner {
+	return step.Runner{Events: events, Policy: env.OnError, Ask: env.Ask, Stop: env.CleanupStop}
+}

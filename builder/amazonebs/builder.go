@@ -19,7 +19,7 @@ import (
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/awsutil"
 	"github.com/kilnhq/kiln/internal/hclconf"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // Type is the source type label the builder is registered under.
@@ -183,7 +183,7 @@ func (b *Builder) run(ctx context.Context, env *builder.Env, hook builder.Hook, 
 		s.publicIP = checkIP
 	}
 	rec := &undoLog{sink: events}
-	runErr := step.Run(ctx, step.Runner{Events: rec, Policy: env.OnError, Ask: env.Ask}, s, steps...)
+	runErr := step.Run(ctx, env.Runner(rec), s, steps...)
 	if cerr := j.Close(); cerr != nil && runErr == nil {
 		events.Emit(&event.Message{Level: event.Warn, Text: fmt.Sprintf("amazon-ebs: close journal: %v", cerr)})
 	}

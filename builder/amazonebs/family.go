@@ -19,7 +19,7 @@ import (
 	"github.com/kilnhq/kiln/family/awscatalog"
 	"github.com/kilnhq/kiln/internal/awsimage"
 	"github.com/kilnhq/kiln/internal/awsutil"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 var (

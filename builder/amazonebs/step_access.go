@@ -15,7 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kilnhq/kiln/internal/awsutil"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // stepKeyPair generates the instance's host key and, unless

@@ -13,7 +13,7 @@ import (
 
 	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/awsutil"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // stepCreateImage makes the AMI of the stopped instance. The pending image

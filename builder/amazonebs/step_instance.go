@@ -15,7 +15,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/internal/awsutil"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // clientToken derives an idempotency token (at most 64 characters) for one

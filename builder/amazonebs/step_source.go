@@ -12,7 +12,7 @@ import (
 
 	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/awsimage"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // stepSourceAMI finds the source image, by ID or by filter.

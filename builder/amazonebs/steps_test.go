@@ -22,7 +22,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/awsutil"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // fakeEC2 substitutes the EC2 API in unit tests. Methods not overridden

@@ -11,7 +11,7 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/internal/hclconf"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // Type is the source type label of this builder.
@@ -96,7 +96,7 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 			s.comm.Close()
 		}
 	}()
-	runner := step.Runner{Events: env.Events, Policy: env.OnError, Ask: env.Ask}
+	runner := env.Runner(env.Events)
 	err := step.Run(ctx, runner, &s,
 		step.Step[state]{Name: "connect", Run: b.connect(env)},
 		step.Step[state]{Name: "provision", Run: b.provision(hook)},

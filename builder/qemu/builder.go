@@ -20,7 +20,7 @@ import (
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/hclconf"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // Type is the source type label of this builder.
@@ -112,7 +112,7 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 		events.Emit(&event.Message{Level: event.Warn, Text: w})
 	}
 	s := &state{env: env, hook: hook, events: events, runStart: time.Now()}
-	runner := step.Runner{Events: events, Policy: env.OnError, Ask: env.Ask}
+	runner := env.Runner(events)
 	err := step.Run(ctx, runner, s,
 		step.Step[state]{Name: "prepare output", Run: b.prepare},
 		step.Step[state]{Name: "fetch source image", Run: b.fetch},

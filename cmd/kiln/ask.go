@@ -8,7 +8,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 // ttyAsker asks on the terminal what to do after a step failed

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 func TestTTYAsker(t *testing.T) {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/kilnhq/kiln"
 	"github.com/kilnhq/kiln/event"
-	"github.com/kilnhq/kiln/internal/step"
+	"github.com/kilnhq/kiln/step"
 )
 
 func runBuild(ctx context.Context, args []string, io stdio) int {

@@ -245,8 +245,7 @@ func TestRunStopCleanup(t *testing.T) {
 		})
 		return nil
 	}}
-	ctx := WithCleanupStop(context.Background(), stop)
-	if err := Run(ctx, Runner{Events: rec}, &s, steps); err != nil {
+	if err := Run(context.Background(), Runner{Events: rec, Stop: stop}, &s, steps); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	if !errors.Is(cause, ErrCleanupStopped) {

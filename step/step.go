@@ -97,6 +97,11 @@ type Runner struct {
 	Ask Asker
 	// CleanupTimeout bounds the undo phase; zero means DefaultCleanupTimeout.
 	CleanupTimeout time.Duration
+	// Stop, when closed, stops cleanup: the undo functions still to run are
+	// reported as left behind, and the one running sees its context
+	// cancelled with ErrCleanupStopped as the cause. The CLI closes it on a
+	// second interrupt. Nil never stops.
+	Stop <-chan struct{}
 }
 
 // Run runs steps in order on s. When a step fails or ctx is cancelled, the
@@ -201,7 +206,7 @@ func (r Runner) undo(ctx context.Context, entries []entry, failed bool) {
 	if timeout <= 0 {
 		timeout = DefaultCleanupTimeout
 	}
-	cctx, cancel := CleanupContext(ctx, timeout)
+	cctx, cancel := CleanupContext(ctx, r.Stop, timeout)
 	defer cancel()
 	for i := len(entries) - 1; i >= 0; i-- {
 		e := entries[i]
@@ -237,27 +242,16 @@ func runUndo(ctx context.Context, fn func(context.Context) error) (err error) {
 	return fn(ctx)
 }
 
-type stopKey struct{}
-
-// WithCleanupStop returns a context whose cleanup contexts (see
-// CleanupContext) are cancelled when stop is closed. The CLI uses it for a
-// second interrupt: the first cancels the build, the second stops cleanup, and
-// whatever was not removed yet is reported as left behind.
-func WithCleanupStop(ctx context.Context, stop <-chan struct{}) context.Context {
-	return context.WithValue(ctx, stopKey{}, stop)
-}
-
-// ErrCleanupStopped is the cause of a cleanup context cancelled through
-// WithCleanupStop.
+// ErrCleanupStopped is the cause of a cleanup context cancelled through its
+// stop channel.
 var ErrCleanupStopped = errors.New("cleanup stopped")
 
 // CleanupContext returns a context for removing resources: it keeps ctx's
-// values but not its cancellation, ends after timeout, and is cancelled when
-// the stop channel given to WithCleanupStop is closed. Builders use it for
-// cleanup outside Run as well.
-func CleanupContext(ctx context.Context, timeout time.Duration) (context.Context, context.CancelFunc) {
+// values but not its cancellation, ends after timeout, and is cancelled with
+// ErrCleanupStopped as the cause when stop is closed (a nil stop never is).
+// Run uses it for undo; builders use it for cleanup outside Run as well.
+func CleanupContext(ctx context.Context, stop <-chan struct{}, timeout time.Duration) (context.Context, context.CancelFunc) {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	stop, _ := ctx.Value(stopKey{}).(<-chan struct{})
 	if stop == nil {
 		return cctx, cancel
 	}
