@@ -12,6 +12,8 @@ import (
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
+	"github.com/kilnhq/kiln/internal/clock"
 	"github.com/kilnhq/kiln/step"
 )
 
@@ -155,7 +157,7 @@ build {
   }
 }
 `)
-	ev := &events{}
+	ev := &eventtest.Recorder{}
 	res := Run(context.Background(), tpl, builds, Options{Events: ev, RunID: "run-1"})
 	if err := res.Err(); err != nil {
 		t.Fatalf("Run: %v", err)
@@ -176,7 +178,7 @@ build {
 			t.Errorf("build %d: %+v", i, b)
 		}
 	}
-	all := ev.list()
+	all := ev.Events()
 	if first := all[0].(*event.RunStarted); first.RunID != "run-1" || !slices.Equal(first.Builds, []string{"fake.a", "fake.b"}) {
 		t.Errorf("first event %+v", first)
 	}
@@ -185,7 +187,7 @@ build {
 	}
 	for _, b := range []string{"fake.a", "fake.b"} {
 		var seq []string
-		for _, k := range ev.kinds("build.started", "step.started", "artifact", "build.finished") {
+		for _, k := range kinds(ev, "build.started", "step.started", "artifact", "build.finished") {
 			if strings.HasSuffix(k, " "+b) {
 				seq = append(seq, strings.TrimSuffix(k, " "+b))
 			}
@@ -220,7 +222,7 @@ build {
   provisioner "record" { command = "fail ${var.token} ${build.Password}" }
 }
 `)
-	ev := &events{}
+	ev := &eventtest.Recorder{}
 	res := Run(context.Background(), tpl, builds, Options{Events: ev})
 	err := res.Builds[0].Err
 	if err == nil || err.Error() != `provision: provisioner "record" (t.pkr.hcl:14): fail <sensitive> <sensitive>` {
@@ -233,7 +235,7 @@ build {
 		t.Fatalf("commands %v: the provisioner must see the real values", got)
 	}
 	sawOutput := false
-	for _, e := range ev.list() {
+	for _, e := range ev.Events() {
 		text := marshal(t, e)
 		if strings.Contains(text, "tok-123456") || strings.Contains(text, "pw-secret-9") {
 			t.Errorf("secret in event %s", text)
@@ -243,7 +245,7 @@ build {
 		}
 	}
 	if !sawOutput {
-		t.Errorf("no redacted output line among %v", ev.kinds())
+		t.Errorf("no redacted output line among %v", kinds(ev))
 	}
 }
 
@@ -262,7 +264,7 @@ build {
 		t.Run(string(policy), func(t *testing.T) {
 			w := &world{}
 			tpl, builds := plan(t, w, src)
-			ev := &events{}
+			ev := &eventtest.Recorder{}
 			res := Run(context.Background(), tpl, builds, Options{Events: ev, OnError: policy})
 			err := res.Builds[0].Err
 			const want = `provision: provisioner "record" (t.pkr.hcl:6): exit status 2`
@@ -276,7 +278,7 @@ build {
 			if got := w.recorded(); !slices.Equal(got, wantCmds) {
 				t.Errorf("commands %v, want %v", got, wantCmds)
 			}
-			fin := ev.list()[len(ev.list())-2].(*event.BuildFinished)
+			fin := ev.Events()[len(ev.Events())-2].(*event.BuildFinished)
 			if fin.Error != want || fin.Cancelled {
 				t.Errorf("BuildFinished %+v", fin)
 			}
@@ -288,9 +290,12 @@ build {
 }
 
 func TestRunRetriesAndTimeout(t *testing.T) {
-	old := retryDelay
-	retryDelay = func(int) time.Duration { return time.Millisecond }
-	defer func() { retryDelay = old }()
+	var slept []time.Duration
+	sleep = func(ctx context.Context, d time.Duration) error {
+		slept = append(slept, d)
+		return ctx.Err()
+	}
+	defer func() { sleep = clock.Sleep }()
 	w := &world{}
 	tpl, builds := plan(t, w, `
 source "fake" "a" { instance_id = "i-a" }
@@ -312,22 +317,23 @@ build {
   }
 }
 `)
-	ev := &events{}
-	start := time.Now()
+	ev := &eventtest.Recorder{}
 	res := Run(context.Background(), tpl, builds, Options{Events: ev})
 	err := res.Builds[0].Err
 	if err == nil || !strings.HasSuffix(err.Error(), `provisioner "record" (t.pkr.hcl:14): attempt 2 failed`) {
 		t.Fatalf("error %v, want the last attempt's error", err)
 	}
-	if time.Since(start) < 30*time.Millisecond {
-		t.Error("pause_before did not pause")
+	// Two retries of the first block (1 s, then 2 s), the third block's
+	// pause_before, one retry of the third.
+	if want := []time.Duration{time.Second, 2 * time.Second, 30 * time.Millisecond, time.Second}; !slices.Equal(slept, want) {
+		t.Errorf("waits %v, want %v", slept, want)
 	}
 	if w.attempts["flaky"] != 3 || w.attempts["too-flaky"] != 2 {
 		t.Errorf("attempts %v", w.attempts)
 	}
 	msgs := strings.Join(messages(ev), "\n")
 	for _, want := range []string{
-		`warning: provisioner "record" (t.pkr.hcl:5) failed (attempt 1 of 3): attempt 1 failed; retrying in 1ms`,
+		`warning: provisioner "record" (t.pkr.hcl:5) failed (attempt 1 of 3): attempt 1 failed; retrying in 1s`,
 		`warning: provisioner "record" (t.pkr.hcl:5) failed (attempt 2 of 3)`,
 		`info: provisioner "record" (t.pkr.hcl:10): pausing 30ms`,
 		`warning: provisioner "record" (t.pkr.hcl:14) failed (attempt 1 of 2)`,
@@ -397,7 +403,7 @@ build {
   `+c.pps+`
 }
 `)
-			ev := &events{}
+			ev := &eventtest.Recorder{}
 			res := Run(context.Background(), tpl, builds, Options{Events: ev})
 			b := res.Builds[0]
 			if c.err == "" && b.Err != nil || c.err != "" && (b.Err == nil || b.Err.Error() != c.err) {
@@ -410,7 +416,7 @@ build {
 				t.Errorf("destroyed %v, want %v", w.destroyed, c.destroyed)
 			}
 			var created []string
-			for _, e := range ev.list() {
+			for _, e := range ev.Events() {
 				if a, ok := e.(*event.ArtifactCreated); ok {
 					created = append(created, a.ID)
 				}
@@ -439,12 +445,12 @@ build {
   post-processor "wrap" { fail = true }
 }
 `)
-	ev := &events{}
+	ev := &eventtest.Recorder{}
 	res := Run(context.Background(), tpl, builds, Options{Events: ev})
 	if res.Err() != nil || len(res.Builds[0].Artifacts) != 0 {
 		t.Fatalf("result %+v", res.Builds[0])
 	}
-	if k := ev.kinds("artifact"); len(k) != 0 {
+	if k := kinds(ev, "artifact"); len(k) != 0 {
 		t.Errorf("artifact events without an artifact: %v", k)
 	}
 }
@@ -493,12 +499,12 @@ func TestRunBoundedBuildsStartInOrder(t *testing.T) {
 	for range 5 {
 		w := &world{}
 		tpl, builds := plan(t, w, fourSources)
-		ev := &events{}
+		ev := &eventtest.Recorder{}
 		if err := Run(context.Background(), tpl, builds, Options{Parallel: 1, Events: ev}).Err(); err != nil {
 			t.Fatal(err)
 		}
 		want := []string{"build.started fake.a", "build.started fake.b", "build.started fake.c", "build.started fake.d"}
-		if got := ev.kinds("build.started"); !slices.Equal(got, want) {
+		if got := kinds(ev, "build.started"); !slices.Equal(got, want) {
 			t.Fatalf("start order %v, want %v", got, want)
 		}
 	}
@@ -523,7 +529,7 @@ build {
 	// which is never opened.
 	w = &world{gate: make(chan struct{})}
 	tpl, builds = plan(t, w, src)
-	ev := &events{}
+	ev := &eventtest.Recorder{}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res = Run(ctx, tpl, builds, Options{FailFast: true, Events: ev})
@@ -534,7 +540,7 @@ build {
 		t.Fatalf("the other build ended with %v, want cancellation", res.Builds[1].Err)
 	}
 	var cancelled []string
-	for _, e := range ev.list() {
+	for _, e := range ev.Events() {
 		if f, ok := e.(*event.BuildFinished); ok && f.Cancelled {
 			cancelled = append(cancelled, f.Build)
 		}
@@ -542,7 +548,7 @@ build {
 	if !slices.Equal(cancelled, []string{"fake.ok"}) {
 		t.Errorf("cancelled builds %v", cancelled)
 	}
-	fin := ev.list()[len(ev.list())-1].(*event.RunFinished)
+	fin := ev.Events()[len(ev.Events())-1].(*event.RunFinished)
 	if len(fin.Failed) != 2 {
 		t.Errorf("RunFinished.Failed %v", fin.Failed)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/clock"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/postprocessor"
@@ -254,43 +255,24 @@ func plan(t *testing.T, w *world, src string, opts ...template.LoadOption) (*tem
 	return tpl, builds
 }
 
-// events collects events; safe for concurrent use, though Run serializes.
-type events struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (e *events) Emit(ev event.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.all = append(e.all, ev)
-}
-
-func (e *events) list() []event.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return slices.Clone(e.all)
-}
-
 // kinds returns "kind build" for each event, optionally only those of the
 // given kinds.
-func (e *events) kinds(only ...string) []string {
+func kinds(ev *eventtest.Recorder, only ...string) []string {
 	var out []string
-	for _, ev := range e.list() {
-		if len(only) > 0 && !slices.Contains(only, ev.Kind()) {
+	for _, e := range ev.Events() {
+		if len(only) > 0 && !slices.Contains(only, e.Kind()) {
 			continue
 		}
-		out = append(out, strings.TrimSpace(ev.Kind()+" "+ev.EventMeta().Build))
+		out = append(out, strings.TrimSpace(e.Kind()+" "+e.EventMeta().Build))
 	}
 	return out
 }
 
-func messages(e *events) []string {
+// messages returns "level: text" for each message.
+func messages(ev *eventtest.Recorder) []string {
 	var out []string
-	for _, ev := range e.list() {
-		if m, ok := ev.(*event.Message); ok {
-			out = append(out, string(m.Level)+": "+m.Text)
-		}
+	for _, m := range eventtest.Of[*event.Message](ev) {
+		out = append(out, string(m.Level)+": "+m.Text)
 	}
 	return out
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/template"
@@ -154,14 +155,14 @@ func TestFamilyLocalFlow(t *testing.T) {
 	root := t.TempDir()
 	w := &world{}
 	src := strings.Replace(localFamilyTemplate, "ROOT", root, 1)
-	run := func(vars ...string) (*Result, *events) {
+	run := func(vars ...string) (*Result, *eventtest.Recorder) {
 		t.Helper()
 		tpl := load(t, src, template.WithVars(vars...))
 		builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
 		if diags.HasErrors() {
 			t.Fatalf("plan: %v", diags)
 		}
-		ev := &events{}
+		ev := &eventtest.Recorder{}
 		return Run(context.Background(), tpl, builds, Options{Events: ev, KilnVersion: "1.2.3"}), ev
 	}
 	cat := &family.Local{Root: root}

@@ -18,10 +18,14 @@ import (
 )
 
 // retryDelay is the wait before retry number attempt (from 1) of a
-// provisioner with max_retries: 1 s, doubling up to 30 s. Tests shorten it.
-var retryDelay = func(attempt int) time.Duration {
+// provisioner with max_retries: 1 s, doubling up to 30 s.
+func retryDelay(attempt int) time.Duration {
 	return min(time.Second<<(attempt-1), 30*time.Second)
 }
+
+// sleep is how pause_before and the waits between retries pass; tests
+// record the waits instead of sitting through them.
+var sleep = clock.Sleep
 
 // provision is the Hook the builder calls once the machine is reachable: it
 // runs the build's provisioners in order over comm, with build.* set from
@@ -86,7 +90,7 @@ func (r *runner) runProvisioner(ctx context.Context, p *plannedProvisioner, comm
 func (r *runner) attempts(ctx context.Context, p *plannedProvisioner, prov provisioner.Provisioner, comm communicator.Communicator) error {
 	if d := p.block.PauseBefore; d > 0 {
 		r.sink.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("%s: pausing %s before it runs", p.source, d)})
-		if err := clock.Sleep(ctx, d); err != nil {
+		if err := sleep(ctx, d); err != nil {
 			return err
 		}
 	}
@@ -101,7 +105,7 @@ func (r *runner) attempts(ctx context.Context, p *plannedProvisioner, prov provi
 		}
 		delay := retryDelay(attempt)
 		r.sink.Emit(&event.Message{Level: event.Warn, Text: fmt.Sprintf("%s failed (attempt %d of %d): %v; retrying in %s", p.source, attempt, tries, err, delay)})
-		if err := clock.Sleep(ctx, delay); err != nil {
+		if err := sleep(ctx, delay); err != nil {
 			return err
 		}
 	}
