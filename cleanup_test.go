@@ -13,6 +13,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/step"
 )
 
@@ -55,18 +56,18 @@ build {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
-	rec := &recorder{}
-	undoing := make(chan struct{})
-	sink := event.SinkFunc(func(e event.Event) {
-		rec.Emit(e)
-		if u, ok := e.(*event.UndoStarted); ok && u.What == "volume vol-1" {
-			close(undoing)
-		}
-	})
+	rec := &eventtest.Recorder{}
 	go func() {
 		<-b.started
 		cancel() // first interrupt
-		<-undoing
+		wctx, wcancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer wcancel()
+		if _, err := rec.Wait(wctx, func(e event.Event) bool {
+			u, ok := e.(*event.UndoStarted)
+			return ok && u.What == "volume vol-1"
+		}); err != nil {
+			t.Errorf("the volume's undo never started: %v", err)
+		}
 		close(stop) // second interrupt
 	}()
 	done := make(chan struct{})
@@ -74,7 +75,7 @@ build {
 	var err error
 	go func() {
 		defer close(done)
-		res, err = kiln.Build(ctx, tpl, kiln.WithRegistries(reg), kiln.WithEvents(sink), kiln.WithCleanupStop(stop))
+		res, err = kiln.Build(ctx, tpl, kiln.WithRegistries(reg), kiln.WithEvents(rec), kiln.WithCleanupStop(stop))
 	}()
 	select {
 	case <-done:
@@ -86,7 +87,7 @@ build {
 	}
 	var removed, left []string
 	cancelled := false
-	for _, e := range rec.all {
+	for _, e := range rec.Events() {
 		switch e := e.(type) {
 		case *event.UndoFinished:
 			if e.Error == "" {

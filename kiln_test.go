@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -17,28 +16,15 @@ import (
 	"github.com/kilnhq/kiln"
 	"github.com/kilnhq/kiln/build"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
-type recorder struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.all = append(r.all, e)
-}
-
-func (r *recorder) outputs() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
+// outputs returns "build line" for each output line rec saw.
+func outputs(rec *eventtest.Recorder) []string {
 	var out []string
-	for _, e := range r.all {
-		if o, ok := e.(*event.Output); ok {
-			out = append(out, o.Build+" "+o.Line)
-		}
+	for _, o := range eventtest.Of[*event.Output](rec) {
+		out = append(out, o.Build+" "+o.Line)
 	}
 	return out
 }
@@ -102,7 +88,7 @@ build {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
 	if err != nil {
 		t.Fatalf("Build: %v\nsshd log:\n%s", err, srv.Log())
@@ -110,7 +96,7 @@ build {
 	if len(res.Builds) != 1 || res.Builds[0].Name != "it.null.sshd" {
 		t.Fatalf("builds %+v", res.Builds)
 	}
-	outs := rec.outputs()
+	outs := outputs(rec)
 	for _, want := range []string{
 		"it.null.sshd hello from port " + strconv.Itoa(srv.Port) + " as " + srv.User,
 		"it.null.sshd token <sensitive>",
@@ -119,7 +105,7 @@ build {
 			t.Errorf("no output %q in %q", want, outs)
 		}
 	}
-	for _, e := range rec.all {
+	for _, e := range rec.Events() {
 		b, _ := json.Marshal(e)
 		if strings.Contains(string(b), "tok-5b1f0e") {
 			t.Errorf("sensitive value in event %s", b)
@@ -177,7 +163,7 @@ build {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
 	if err == nil {
 		t.Fatal("Build succeeded, want the provisioner's failure")
@@ -186,7 +172,7 @@ build {
 	if berr == nil || berr.Error() != `provisioner "shell" (it.pkr.hcl:`+strconv.Itoa(line)+`): exit status 3` {
 		t.Errorf("build error %v, want it to name the block and the status", berr)
 	}
-	outs := rec.outputs()
+	outs := outputs(rec)
 	if !slices.Contains(outs, "null.sshd before") || slices.Contains(outs, "null.sshd never") {
 		t.Errorf("outputs %q", outs)
 	}
@@ -197,14 +183,14 @@ func TestBuildInvalidTemplateRunsNothing(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
 	var d hcl.Diagnostics
 	if res != nil || !errors.As(err, &d) || len(d) != 2 {
 		t.Fatalf("Build = %v, %v; want no result and the diagnostics", res, err)
 	}
-	if len(rec.all) != 0 {
-		t.Errorf("events from a template that did not validate: %d", len(rec.all))
+	if n := len(rec.Events()); n != 0 {
+		t.Errorf("events from a template that did not validate: %d", n)
 	}
 }
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -24,7 +23,7 @@ import (
 
 	"github.com/kilnhq/kiln"
 	"github.com/kilnhq/kiln/builder/amazonebs"
-	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testboot"
 	"github.com/kilnhq/kiln/internal/testenv"
 	"github.com/kilnhq/kiln/internal/testmoto"
@@ -119,34 +118,6 @@ source "amazon-ebs" "web" {
 `, region, r.moto.Endpoint, sourceAMI, r.port, u.Username)
 }
 
-// events records the events of a build.
-type events struct {
-	mu  sync.Mutex
-	all []event.Event
-}
-
-func (e *events) Emit(ev event.Event) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.all = append(e.all, ev)
-}
-
-// texts returns the text of every message and output line.
-func (e *events) texts() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []string
-	for _, ev := range e.all {
-		switch ev := ev.(type) {
-		case *event.Message:
-			out = append(out, ev.Text)
-		case *event.Output:
-			out = append(out, ev.Line)
-		}
-	}
-	return out
-}
-
 func load(t *testing.T, src string) *template.Template {
 	t.Helper()
 	dir := t.TempDir()
@@ -163,7 +134,7 @@ func load(t *testing.T, src string) *template.Template {
 }
 
 // build runs tpl and returns the amazon-ebs artifact.
-func build(t *testing.T, tpl *template.Template, ev *events) *amazonebs.Artifact {
+func build(t *testing.T, tpl *template.Template, ev *eventtest.Recorder) *amazonebs.Artifact {
 	t.Helper()
 	res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(ev))
 	if err != nil {
@@ -172,7 +143,7 @@ func build(t *testing.T, tpl *template.Template, ev *events) *amazonebs.Artifact
 			tpl.WriteDiagnostics(&b, d, false, 0)
 			t.Fatalf("build:\n%s", b.String())
 		}
-		t.Fatalf("build: %v\nevents:\n%s", err, strings.Join(ev.texts(), "\n"))
+		t.Fatalf("build: %v\nevents:\n%s", err, strings.Join(ev.Texts(), "\n"))
 	}
 	for _, a := range res.Builds[0].Artifacts {
 		if a, ok := a.(*amazonebs.Artifact); ok {
@@ -240,7 +211,7 @@ build {
 }
 `, region, r.web.URL, r.source("data.amazon-parameterstore.base.value")))
 
-	ev := &events{}
+	ev := &eventtest.Recorder{}
 	a := build(t, tpl, ev)
 	if a.SourceAMI != base || a.SourceAMIName != aws.ToString(img.Name) {
 		t.Errorf("artifact source %s (%s), want the parameter's %s (%s)", a.SourceAMI, a.SourceAMIName, base, aws.ToString(img.Name))
@@ -265,7 +236,7 @@ build {
 		t.Errorf("version %d, want %d", v, al.Parameter.Version)
 	}
 
-	texts := ev.texts()
+	texts := ev.Texts()
 	if !slices.ContainsFunc(texts, func(s string) bool {
 		return strings.HasPrefix(s, "data.amazon-parameterstore.base = ") && strings.Contains(s, base)
 	}) {
@@ -347,7 +318,7 @@ build {
   }
 }
 `)
-	ev := &events{}
+	ev := &eventtest.Recorder{}
 	a := build(t, tpl, ev)
 	v := tpl.Data[template.DataRef{Type: "amazon-ami", Name: "base"}].Value
 	id := v.GetAttr("id").AsString()
@@ -366,7 +337,7 @@ build {
 	if tag := v.GetAttr("tags").Index(cty.StringVal("kiln-base")); tag.AsString() != "web" {
 		t.Errorf("tags = %#v", v.GetAttr("tags"))
 	}
-	if !slices.Contains(ev.texts(), "from "+aws.ToString(img.Name)) {
-		t.Errorf("provisioner did not see the image name:\n%s", strings.Join(ev.texts(), "\n"))
+	if !slices.Contains(ev.Texts(), "from "+aws.ToString(img.Name)) {
+		t.Errorf("provisioner did not see the image name:\n%s", strings.Join(ev.Texts(), "\n"))
 	}
 }
