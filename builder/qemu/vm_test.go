@@ -29,6 +29,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testenv"
 	"github.com/kilnhq/kiln/provisioner"
 	"github.com/kilnhq/kiln/provisioner/file"
@@ -121,36 +122,6 @@ func newBuilder(t *testing.T, src string) *Builder {
 	qb := b.(*Builder)
 	qb.tmpRoot = t.TempDir()
 	return qb
-}
-
-// recorder keeps every event and can log them.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-	t      *testing.T
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, e)
-	r.mu.Unlock()
-	if r.t != nil {
-		if b, err := event.MarshalJSON(e); err == nil && e.Kind() != "progress" {
-			r.t.Logf("%s", b)
-		}
-	}
-}
-
-func (r *recorder) messages() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.events {
-		if m, ok := e.(*event.Message); ok {
-			out = append(out, m.Text)
-		}
-	}
-	return out
 }
 
 // qemuProcesses lists the qemu processes whose command line mentions
@@ -261,7 +232,7 @@ ssh_username     = "root"
 cd_content       = { "kiln-test.txt" = "on the seed CD" }
 `, sum)))
 
-	events := &recorder{t: t}
+	events := &eventtest.Recorder{Logf: t.Logf}
 	token := fmt.Sprintf("kiln proof %d", time.Now().UnixNano())
 	var data map[string]string
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
@@ -317,8 +288,8 @@ cd_content       = { "kiln-test.txt" = "on the seed CD" }
 	if qi.Format != "qcow2" || qi.Backing != "" || qi.Spec.Data.Compression != "zstd" {
 		t.Errorf("output image: %s", info)
 	}
-	if !anyContains(events.messages(), "SSH ready") || !anyContains(events.messages(), "accelerator") {
-		t.Errorf("missing SSH-ready or accelerator message in %v", events.messages())
+	if !anyContains(events.Messages(), "SSH ready") || !anyContains(events.Messages(), "accelerator") {
+		t.Errorf("missing SSH-ready or accelerator message in %v", events.Messages())
 	}
 
 	verifyBoot(t, ctx, base, image, token)
@@ -451,7 +422,7 @@ func TestVMInterruptProvision(t *testing.T) {
 		<-hctx.Done()
 		return hctx.Err()
 	})
-	_, err := b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Events: &recorder{}}, hook)
+	_, err := b.Run(ctx, &builder.Env{Info: builder.Info{SourceName: "x"}, Events: &eventtest.Recorder{}}, hook)
 	if err == nil || !ran {
 		t.Fatalf("build: err %v, provisioning ran: %v", err, ran)
 	}
