@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +20,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/localcomm"
 	"github.com/kilnhq/kiln/provisioner"
 )
@@ -45,34 +45,10 @@ func newProv(t *testing.T, src string) provisioner.Provisioner {
 	return p
 }
 
-// recorder collects events.
-type recorder struct {
-	mu  sync.Mutex
-	evs []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, e)
-}
-
-func (r *recorder) lines(stream string) []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.evs {
-		if o, ok := e.(*event.Output); ok && o.Stream == stream {
-			out = append(out, o.Line)
-		}
-	}
-	return out
-}
-
-func testEnv(rec *recorder) *provisioner.Env {
+func testEnv(events event.Sink) *provisioner.Env {
 	return &provisioner.Env{
 		Info:   builder.Info{Name: "web.null.box", Type: "null", SourceName: "box"},
-		Events: rec,
+		Events: events,
 		Source: `provisioner "shell" (test.pkr.hcl:1)`,
 		Data:   map[string]string{"Host": "127.0.0.1"},
 	}
@@ -102,7 +78,7 @@ environment_vars = ` + hclList("SPACES="+tricky["SPACES"], "QUOTES="+tricky["QUO
 env = { MAP = "from 'env' map" }
 `
 	p := newProv(t, src)
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	comm := &localcomm.Comm{}
 	if err := p.Provision(context.Background(), testEnv(rec), comm); err != nil {
 		t.Fatal(err)
@@ -115,11 +91,11 @@ env = { MAP = "from 'env' map" }
 		"B=box T=null",
 		"host=127.0.0.1",
 	}
-	got := rec.lines("stdout")
+	got := rec.Lines("stdout")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("stdout:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if got := rec.lines("stderr"); len(got) != 1 || got[0] != "err" {
+	if got := rec.Lines("stderr"); len(got) != 1 || got[0] != "err" {
 		t.Errorf("stderr = %q", got)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, "*")); len(left) != 0 {
@@ -151,13 +127,13 @@ remote_folder = "`+remote+`"
 scripts = `+hclList(s1, s2)+`
 environment_vars = ["X=a b"]
 `+tc.extra)
-			rec := &recorder{}
+			rec := &eventtest.Recorder{}
 			err := p.Provision(context.Background(), testEnv(rec), &localcomm.Comm{})
 			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || err.Error() != tc.wantErr) {
 				t.Fatalf("err = %v, want %q", err, tc.wantErr)
 			}
 			if tc.wantErr == "" {
-				if got := strings.Join(rec.lines("stdout"), "|"); got != "one a b|two" {
+				if got := strings.Join(rec.Lines("stdout"), "|"); got != "one a b|two" {
 					t.Errorf("stdout = %q", got)
 				}
 			}
@@ -178,12 +154,12 @@ skip_clean = true
 environment_vars = `+hclList("Q="+tricky["QUOTES"], "D="+tricky["DOLLAR"])+`
 inline = ["printf \"%s\\n\" \"[$Q][$D]\""]
 `)
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	comm := &localcomm.Comm{}
 	if err := p.Provision(context.Background(), testEnv(rec), comm); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := strings.Join(rec.lines("stdout"), "\n"), "["+tricky["QUOTES"]+"]["+tricky["DOLLAR"]+"]"; got != want {
+	if got, want := strings.Join(rec.Lines("stdout"), "\n"), "["+tricky["QUOTES"]+"]["+tricky["DOLLAR"]+"]"; got != want {
 		t.Errorf("stdout = %q, want %q", got, want)
 	}
 	if _, err := os.Stat(filepath.Join(remote, "mine.sh")); err != nil {
@@ -208,14 +184,14 @@ inline = ["echo before reboot"]
 	disconnect := func(cmd string) bool { return strings.Contains(cmd, "script_") && !strings.HasPrefix(cmd, "rm ") }
 
 	p := newProv(t, src)
-	err := p.Provision(context.Background(), testEnv(&recorder{}), &localcomm.Comm{Disconnect: disconnect})
+	err := p.Provision(context.Background(), testEnv(&eventtest.Recorder{}), &localcomm.Comm{Disconnect: disconnect})
 	if err == nil || !strings.Contains(err.Error(), "expect_disconnect") {
 		t.Fatalf("unexpected disconnect: err = %v, want a hint at expect_disconnect", err)
 	}
 
 	p = newProv(t, src+"expect_disconnect = true\n")
 	comm := &localcomm.Comm{Disconnect: disconnect}
-	if err := p.Provision(context.Background(), testEnv(&recorder{}), comm); err != nil {
+	if err := p.Provision(context.Background(), testEnv(&eventtest.Recorder{}), comm); err != nil {
 		t.Fatalf("expected disconnect: %v", err)
 	}
 	cmds := comm.Commands()
@@ -267,7 +243,7 @@ execute_command = "chmod +x {{.Path}}; {{.Vars}} {{.Path}}; exit $? # a comment"
 valid_exit_codes = [5]
 `)
 	comm := &localcomm.Comm{}
-	if err := p.Provision(context.Background(), testEnv(&recorder{}), comm); err != nil {
+	if err := p.Provision(context.Background(), testEnv(&eventtest.Recorder{}), comm); err != nil {
 		t.Fatal(err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
@@ -282,17 +258,28 @@ func TestCancelRemovesScript(t *testing.T) {
 	remote := t.TempDir()
 	p := newProv(t, `
 remote_folder = "`+remote+`"
-inline = ["sleep 30"]
+inline = ["echo started", "sleep 30"]
 `)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// wait only keeps a provisioner that ignores the cancel from hanging
+	// the test: the script would run 30 s.
+	wait, stop := context.WithTimeout(context.Background(), 20*time.Second)
+	defer stop()
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	start := time.Now()
-	err := p.Provision(ctx, testEnv(&recorder{}), &localcomm.Comm{})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("err = %v, want the deadline", err)
+	rec := &eventtest.Recorder{}
+	done := make(chan error, 1)
+	go func() { done <- p.Provision(ctx, testEnv(rec), &localcomm.Comm{}) }()
+	if _, err := rec.Wait(wait, eventtest.Line("started")); err != nil {
+		t.Fatalf("the script did not start: %v", err)
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Errorf("took %s to stop", d)
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want the cancellation", err)
+		}
+	case <-wait.Done():
+		t.Fatal("Provision went on after it was cancelled")
 	}
 	if left, _ := filepath.Glob(filepath.Join(remote, "*")); len(left) != 0 {
 		t.Errorf("script left behind after cancel: %v", left)
@@ -324,22 +311,22 @@ inline = ["echo ok"]
 start_retry_timeout = "5s"
 `
 	comm := &flaky{failures: 3, err: fmt.Errorf("upload: %w", communicator.ErrDisconnected)}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	if err := newProv(t, src).Provision(context.Background(), testEnv(rec), comm); err != nil {
 		t.Fatalf("a connection coming back must be waited for: %v", err)
 	}
-	if comm.uploads != 4 || strings.Join(rec.lines("stdout"), "") != "ok" {
-		t.Errorf("uploads = %d, stdout %q", comm.uploads, rec.lines("stdout"))
+	if comm.uploads != 4 || strings.Join(rec.Lines("stdout"), "") != "ok" {
+		t.Errorf("uploads = %d, stdout %q", comm.uploads, rec.Lines("stdout"))
 	}
 
 	comm = &flaky{failures: 1, err: errors.New("permission denied")}
-	if err := newProv(t, src).Provision(context.Background(), testEnv(&recorder{}), comm); err == nil || !strings.Contains(err.Error(), "permission denied") || comm.uploads != 1 {
+	if err := newProv(t, src).Provision(context.Background(), testEnv(&eventtest.Recorder{}), comm); err == nil || !strings.Contains(err.Error(), "permission denied") || comm.uploads != 1 {
 		t.Errorf("other errors are not retried: err %v after %d uploads", err, comm.uploads)
 	}
 
 	comm = &flaky{failures: 1000, err: fmt.Errorf("upload: %w", communicator.ErrDisconnected)}
 	p := newProv(t, strings.Replace(src, `"5s"`, `"300ms"`, 1))
-	if err := p.Provision(context.Background(), testEnv(&recorder{}), comm); !errors.Is(err, communicator.ErrDisconnected) {
+	if err := p.Provision(context.Background(), testEnv(&eventtest.Recorder{}), comm); !errors.Is(err, communicator.ErrDisconnected) {
 		t.Errorf("after start_retry_timeout: err = %v, want the lost connection", err)
 	}
 }
@@ -392,7 +379,7 @@ environment_vars = ["TOKEN=`+secret+`"]
 env = { OTHER = "`+secret+`" }
 `)
 			ctx, cancel := context.WithCancel(context.Background())
-			env := testEnv(&recorder{})
+			env := testEnv(&eventtest.Recorder{})
 			if tc.name == "pause_after" {
 				env.Events = cancelOnPause{cancel}
 			} else {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kilnhq/kiln/communicator/ssh"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
@@ -40,15 +41,15 @@ inline = ["echo \"[$SPACES][$QUOTES][$MAP]\"", "printf '%s\\n' \"[$DOLLAR]\"", "
 environment_vars = `+hclList("SPACES="+tricky["SPACES"], "QUOTES="+tricky["QUOTES"], "DOLLAR="+tricky["DOLLAR"])+`
 env = { MAP = "a 'b' c" }
 `)
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	if err := p.Provision(context.Background(), testEnv(rec), comm); err != nil {
 		t.Fatal(err)
 	}
 	want := "[" + tricky["SPACES"] + "][" + tricky["QUOTES"] + "][a 'b' c]|[" + tricky["DOLLAR"] + "]"
-	if got := strings.Join(rec.lines("stdout"), "|"); got != want {
+	if got := strings.Join(rec.Lines("stdout"), "|"); got != want {
 		t.Errorf("stdout = %q\nwant     %q", got, want)
 	}
-	if got := rec.lines("stderr"); len(got) != 1 || got[0] != "to-stderr" {
+	if got := rec.Lines("stderr"); len(got) != 1 || got[0] != "to-stderr" {
 		t.Errorf("stderr = %q", got)
 	}
 
@@ -67,12 +68,12 @@ remote_folder = "`+remote+`"
 script = "`+script+`"
 environment_vars = ["CODE=`+tc.code+`"]
 `+tc.valid)
-		rec := &recorder{}
+		rec := &eventtest.Recorder{}
 		err := p.Provision(context.Background(), testEnv(rec), comm)
 		if (err == nil) != (tc.wantErr == "") || err != nil && err.Error() != tc.wantErr {
 			t.Errorf("exit %s %s: err = %v, want %q", tc.code, tc.valid, err, tc.wantErr)
 		}
-		if got := strings.Join(rec.lines("stdout"), "|"); got != "code "+tc.code {
+		if got := strings.Join(rec.Lines("stdout"), "|"); got != "code "+tc.code {
 			t.Errorf("exit %s: stdout = %q", tc.code, got)
 		}
 	}
@@ -93,7 +94,7 @@ func TestSSHDExpectDisconnect(t *testing.T) {
 remote_folder = "` + remote + `"
 inline = ["touch ` + marker + `", ` + hclList(killOwnConnection)[1:len(hclList(killOwnConnection))-1] + `]
 `
-	err := newProv(t, src).Provision(context.Background(), testEnv(&recorder{}), comm)
+	err := newProv(t, src).Provision(context.Background(), testEnv(&eventtest.Recorder{}), comm)
 	if err == nil || !strings.Contains(err.Error(), "expect_disconnect") {
 		t.Fatalf("unexpected disconnect: err = %v, want a hint at expect_disconnect", err)
 	}
@@ -102,7 +103,7 @@ inline = ["touch ` + marker + `", ` + hclList(killOwnConnection)[1:len(hclList(k
 		t.Fatal(err)
 	}
 
-	if err := newProv(t, src+"expect_disconnect = true\n").Provision(context.Background(), testEnv(&recorder{}), comm); err != nil {
+	if err := newProv(t, src+"expect_disconnect = true\n").Provision(context.Background(), testEnv(&eventtest.Recorder{}), comm); err != nil {
 		t.Fatalf("expected disconnect: %v", err)
 	}
 	if _, err := os.Stat(marker); err != nil {
@@ -113,9 +114,9 @@ inline = ["touch ` + marker + `", ` + hclList(killOwnConnection)[1:len(hclList(k
 		t.Errorf("files on the machine: %v, want only the marker", left)
 	}
 	// And the communicator works afterwards.
-	rec := &recorder{}
-	if err := newProv(t, `inline = ["echo again"]`).Provision(context.Background(), testEnv(rec), comm); err != nil || strings.Join(rec.lines("stdout"), "") != "again" {
-		t.Fatalf("after the disconnect: %v %q", err, rec.lines("stdout"))
+	rec := &eventtest.Recorder{}
+	if err := newProv(t, `inline = ["echo again"]`).Provision(context.Background(), testEnv(rec), comm); err != nil || strings.Join(rec.Lines("stdout"), "") != "again" {
+		t.Fatalf("after the disconnect: %v %q", err, rec.Lines("stdout"))
 	}
 }
 
@@ -131,7 +132,7 @@ environment_vars = ["TOKEN=s3cret"]
 `)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	err := p.Provision(ctx, testEnv(&recorder{}), comm)
+	err := p.Provision(ctx, testEnv(&eventtest.Recorder{}), comm)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("err = %v, want the deadline", err)
 	}
