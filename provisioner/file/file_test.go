@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
@@ -18,43 +17,21 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/localcomm"
 	"github.com/kilnhq/kiln/provisioner"
 )
 
-type recorder struct {
-	mu  sync.Mutex
-	evs []event.Event
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.evs = append(r.evs, e)
-}
-
-func (r *recorder) progress() []*event.Progress {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []*event.Progress
-	for _, e := range r.evs {
-		if p, ok := e.(*event.Progress); ok {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-func testEnv(rec *recorder) *provisioner.Env {
+func testEnv(events event.Sink) *provisioner.Env {
 	return &provisioner.Env{
 		Info:   builder.Info{Name: "null.box", Type: "null", SourceName: "box"},
-		Events: rec,
+		Events: events,
 		Source: `provisioner "file" (test.pkr.hcl:1)`,
 		Data:   map[string]string{"Host": "127.0.0.1"},
 	}
 }
 
-func provision(t *testing.T, comm communicator.Communicator, src string) *recorder {
+func provision(t *testing.T, comm communicator.Communicator, src string) *eventtest.Recorder {
 	t.Helper()
 	f, diags := hclsyntax.ParseConfig([]byte(src), "test.pkr.hcl", hcl.InitialPos)
 	if diags.HasErrors() {
@@ -64,7 +41,7 @@ func provision(t *testing.T, comm communicator.Communicator, src string) *record
 	if diags.HasErrors() {
 		t.Fatalf("New: %v", diags)
 	}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	if err := p.Provision(context.Background(), testEnv(rec), comm); err != nil {
 		t.Fatalf("Provision: %v", err)
 	}
@@ -209,7 +186,7 @@ destination = "`+remote+`/"
 	if err != nil || sha256.Sum256(got) != want {
 		t.Fatalf("uploaded file differs (err %v)", err)
 	}
-	ps := rec.progress()
+	ps := eventtest.Of[*event.Progress](rec)
 	if len(ps) == 0 {
 		t.Fatal("no progress events")
 	}
@@ -288,7 +265,7 @@ func TestNoDoubleProgress(t *testing.T) {
 source = "`+src+`"
 destination = "`+t.TempDir()+`/"
 `)
-	if ps := rec.progress(); len(ps) != 0 {
+	if ps := eventtest.Of[*event.Progress](rec); len(ps) != 0 {
 		t.Errorf("%d progress events, want none: the communicator reports its own", len(ps))
 	}
 }

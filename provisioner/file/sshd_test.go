@@ -10,6 +10,8 @@ import (
 
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/communicator/ssh"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
@@ -26,7 +28,7 @@ func TestSSHDTrees(t *testing.T) {
 	// The communicator reports progress for its own transfers to the sink it
 	// was given; the provisioner then reports none, so one upload is not
 	// counted twice. fileByFile hides that, and the provisioner counts.
-	commEvents := &recorder{}
+	commEvents := &eventtest.Recorder{}
 	comm, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{Events: commEvents})
 	if err != nil {
 		t.Fatalf("connect to sshd: %v", err)
@@ -78,12 +80,12 @@ destination = "`+local2+`"
 source = "`+file+`"
 destination = "`+remote3+`/"
 `)
-			ps := rec.progress()
+			ps := eventtest.Of[*event.Progress](rec)
 			if _, direct := c.(communicator.ProgressReporter); direct {
 				if len(ps) != 0 {
 					t.Errorf("provisioner reported %d progress events for a communicator that reports its own", len(ps))
 				}
-				ps = commEvents.progress()
+				ps = eventtest.Of[*event.Progress](commEvents)
 			}
 			if len(ps) < 2 || ps[len(ps)-1].Done != int64(len(data)) {
 				t.Fatalf("progress events %d: %+v", len(ps), ps)
