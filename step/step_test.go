@@ -11,40 +11,38 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 )
 
-// recorder collects events as short strings: "start a", "finish a",
-// "finish a: ERR", "undo a/x", "undone a/x", "undone a/x: ERR", "left a/x",
-// "warn ...".
-type recorder struct {
-	mu  sync.Mutex
-	log []string
-}
-
-func (r *recorder) Emit(e event.Event) {
-	var s string
-	switch e := e.(type) {
-	case *event.StepStarted:
-		s = "start " + e.Step
-	case *event.StepFinished:
-		s = "finish " + e.Step + errSuffix(e.Error)
-		if e.Duration < 0 {
-			s += " NEGATIVE DURATION"
+// short returns each event rec saw as a short string: "start a",
+// "finish a", "finish a: ERR", "undo a/x", "undone a/x", "undone a/x: ERR",
+// "left a/x", "warning ...".
+func short(rec *eventtest.Recorder) []string {
+	var out []string
+	for _, e := range rec.Events() {
+		var s string
+		switch e := e.(type) {
+		case *event.StepStarted:
+			s = "start " + e.Step
+		case *event.StepFinished:
+			s = "finish " + e.Step + errSuffix(e.Error)
+			if e.Duration < 0 {
+				s += " NEGATIVE DURATION"
+			}
+		case *event.UndoStarted:
+			s = "undo " + e.Step + "/" + e.What
+		case *event.UndoFinished:
+			s = "undone " + e.Step + "/" + e.What + errSuffix(e.Error)
+		case *event.LeftBehind:
+			s = "left " + e.Step + "/" + e.What
+		case *event.Message:
+			s = string(e.Level) + " " + e.Text
+		default:
+			s = "unexpected " + e.Kind()
 		}
-	case *event.UndoStarted:
-		s = "undo " + e.Step + "/" + e.What
-	case *event.UndoFinished:
-		s = "undone " + e.Step + "/" + e.What + errSuffix(e.Error)
-	case *event.LeftBehind:
-		s = "left " + e.Step + "/" + e.What
-	case *event.Message:
-		s = string(e.Level) + " " + e.Text
-	default:
-		s = "unexpected " + e.Kind()
+		out = append(out, s)
 	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.log = append(r.log, s)
+	return out
 }
 
 func errSuffix(s string) string {
@@ -54,15 +52,9 @@ func errSuffix(s string) string {
 	return ": " + s
 }
 
-func (r *recorder) events() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.log)
-}
-
-func wantEvents(t *testing.T, rec *recorder, want ...string) {
+func wantEvents(t *testing.T, rec *eventtest.Recorder, want ...string) {
 	t.Helper()
-	got := rec.events()
+	got := short(rec)
 	if !slices.Equal(got, want) {
 		t.Errorf("events:\n got %s\nwant %s", strings.Join(got, " | "), strings.Join(want, " | "))
 	}
@@ -90,7 +82,7 @@ func creates(name string, what ...string) Step[state] {
 }
 
 func TestRunSuccessUndoesTemporariesInReverse(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	image := Step[state]{Name: "image", Run: func(_ context.Context, s *state, u *Undo) error {
 		s.ran = append(s.ran, "image")
@@ -118,7 +110,7 @@ func TestRunSuccessUndoesTemporariesInReverse(t *testing.T) {
 }
 
 func TestRunFailureMidStepUndoesWhatTheStepCreated(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	boom := errors.New("quota exceeded")
 	half := Step[state]{Name: "launch", Run: func(_ context.Context, s *state, u *Undo) error {
@@ -163,7 +155,7 @@ func TestRunCancelledUndoesUnderFreshContext(t *testing.T) {
 	type key struct{}
 	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), key{}, "v"))
 	defer cancel()
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	var undoErr, undoVal any
 	var deadline time.Time
@@ -207,7 +199,7 @@ func TestRunCancelledBetweenSteps(t *testing.T) {
 }
 
 func TestRunCleanupDeadlineLeavesTheRest(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	steps := Step[state]{Name: "make", Run: func(_ context.Context, s *state, u *Undo) error {
 		u.Push("volume", func(context.Context) error { s.undone = append(s.undone, "volume"); return nil })
@@ -231,7 +223,7 @@ func TestRunCleanupDeadlineLeavesTheRest(t *testing.T) {
 }
 
 func TestRunStopCleanup(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	stop := make(chan struct{})
 	var cause error
@@ -258,7 +250,7 @@ func TestRunStopCleanup(t *testing.T) {
 func TestRunAbortListsWhatWasLeft(t *testing.T) {
 	for _, p := range []Policy{Abort, RunCleanupProvisioner} {
 		t.Run(string(p), func(t *testing.T) {
-			rec := &recorder{}
+			rec := &eventtest.Recorder{}
 			var s state
 			fail := Step[state]{Name: "provision", Run: func(context.Context, *state, *Undo) error { return errors.New("exit status 2") }}
 			err := Run(context.Background(), Runner{Events: rec, Policy: p}, &s, creates("key", "keypair"), creates("launch", "sg", "instance"), fail)
@@ -291,7 +283,7 @@ func (a *fakeAsker) Ask(_ context.Context, step string, err error) (Choice, erro
 }
 
 func TestRunAskRetryUndoesTheFailedAttempt(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	attempts := 0
 	flaky := Step[state]{Name: "launch", Run: func(_ context.Context, s *state, u *Undo) error {
@@ -334,7 +326,7 @@ func TestRunAskAnswers(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			rec := &recorder{}
+			rec := &eventtest.Recorder{}
 			var s state
 			err := Run(context.Background(), Runner{Events: rec, Policy: Ask, Ask: c.asker}, &s, creates("a", "x"), fail)
 			if err == nil || err.Error() != "bad" {
@@ -343,9 +335,9 @@ func TestRunAskAnswers(t *testing.T) {
 			if !slices.Equal(s.undone, c.want) {
 				t.Errorf("undone %v, want %v", s.undone, c.want)
 			}
-			warned := slices.ContainsFunc(rec.events(), func(s string) bool { return strings.HasPrefix(s, "warning ") })
+			warned := slices.ContainsFunc(short(rec), func(s string) bool { return strings.HasPrefix(s, "warning ") })
 			if warned != c.warn {
-				t.Errorf("warning emitted = %v, want %v: %v", warned, c.warn, rec.events())
+				t.Errorf("warning emitted = %v, want %v: %v", warned, c.warn, short(rec))
 			}
 		})
 	}
@@ -380,7 +372,7 @@ func TestRunPanicStillUndoes(t *testing.T) {
 }
 
 func TestRunUndoErrorsDoNotStopOtherUndos(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	var s state
 	st := Step[state]{Name: "make", Run: func(_ context.Context, s *state, u *Undo) error {
 		u.Push("volume", func(context.Context) error { s.undone = append(s.undone, "volume"); return nil })
