@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,23 +15,16 @@ import (
 
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 )
 
-type recorder struct {
-	mu  sync.Mutex
-	out []string
-	msg []string
-}
-
-func (r *recorder) Emit(e event.Event) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	switch e := e.(type) {
-	case *event.Output:
-		r.out = append(r.out, e.Stream+":"+e.Line)
-	case *event.Message:
-		r.msg = append(r.msg, e.Text)
+// outputs returns "stream:line" for each output line rec saw.
+func outputs(rec *eventtest.Recorder) []string {
+	var out []string
+	for _, o := range eventtest.Of[*event.Output](rec) {
+		out = append(out, o.Stream+":"+o.Line)
 	}
+	return out
 }
 
 func decode(t *testing.T, src string, pp bool) (*Config, hcl.Diagnostics) {
@@ -53,8 +45,8 @@ func mustDecode(t *testing.T, src string, pp bool) *Config {
 	return c
 }
 
-func testEnv(rec *recorder) Env {
-	return Env{Events: rec, Source: "shell-local", Info: builder.Info{SourceName: "box", Type: "null"}, Data: map[string]string{"ID": "i-123"}}
+func testEnv(events event.Sink) Env {
+	return Env{Events: events, Source: "shell-local", Info: builder.Info{SourceName: "box", Type: "null"}, Data: map[string]string{"ID": "i-123"}}
 }
 
 func TestInlineEnv(t *testing.T) {
@@ -63,13 +55,13 @@ inline = ["echo \"[$A] [$PACKER_BUILD_NAME] [$PACKER_BUILDER_TYPE] [$B]\"", "ech
 environment_vars = ["A=it's a $VAR `+"`x`"+`"]
 env = { B = "two  spaces" }
 `, false)
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
 		t.Fatal(err)
 	}
 	// The two streams are separate pipes: compare each on its own.
 	var stdout, stderr []string
-	for _, l := range rec.out {
+	for _, l := range outputs(rec) {
 		if s, ok := strings.CutPrefix(l, "stdout:"); ok {
 			stdout = append(stdout, s)
 		} else {
@@ -87,26 +79,26 @@ func TestScriptExitCodesAndCommand(t *testing.T) {
 	s := filepath.Join(dir, "s.sh")
 	os.WriteFile(s, []byte("echo ran; exit 4\n"), 0o755)
 
-	err := mustDecode(t, `script = "`+s+`"`, false).Run(context.Background(), testEnv(&recorder{}))
+	err := mustDecode(t, `script = "`+s+`"`, false).Run(context.Background(), testEnv(&eventtest.Recorder{}))
 	var ee *ExitError
 	if !errors.As(err, &ee) || ee.Status != 4 || err.Error() != "script "+s+": exit status 4" {
 		t.Fatalf("err = %v, want exit status 4", err)
 	}
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	if err := mustDecode(t, `scripts = ["`+s+`"]`+"\nvalid_exit_codes = [4]", false).Run(context.Background(), testEnv(rec)); err != nil {
 		t.Fatalf("valid exit code 4: %v", err)
 	}
-	if strings.Join(rec.out, "|") != "stdout:ran" {
-		t.Errorf("output = %q", rec.out)
+	if strings.Join(outputs(rec), "|") != "stdout:ran" {
+		t.Errorf("output = %q", outputs(rec))
 	}
-	rec = &recorder{}
-	if err := mustDecode(t, `command = "echo via command"`, false).Run(context.Background(), testEnv(rec)); err != nil || strings.Join(rec.out, "|") != "stdout:via command" {
-		t.Fatalf("command: %v %q", err, rec.out)
+	rec = &eventtest.Recorder{}
+	if err := mustDecode(t, `command = "echo via command"`, false).Run(context.Background(), testEnv(rec)); err != nil || strings.Join(outputs(rec), "|") != "stdout:via command" {
+		t.Fatalf("command: %v %q", err, outputs(rec))
 	}
 }
 
 func TestExecuteCommand(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	c := mustDecode(t, `
 inline = ["echo unused"]
 execute_command = ["/bin/sh", "-c", "echo custom {{.Vars}}"]
@@ -115,7 +107,7 @@ environment_vars = ["X=1"]
 	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(rec.out, "|"); got != "stdout:custom PACKER_BUILDER_TYPE=null PACKER_BUILD_NAME=box X=1" {
+	if got := strings.Join(outputs(rec), "|"); got != "stdout:custom PACKER_BUILDER_TYPE=null PACKER_BUILD_NAME=box X=1" {
 		t.Errorf("output = %q", got)
 	}
 	// The post-processor's old single-string form runs under sh -c.
@@ -123,17 +115,17 @@ environment_vars = ["X=1"]
 inline = ["true"]
 execute_command = ["echo old {{.Script}} | sed s/old/legacy/"]
 `, true)
-	rec = &recorder{}
+	rec = &eventtest.Recorder{}
 	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.out) != 1 || !strings.HasPrefix(rec.out[0], "stdout:legacy /") {
-		t.Errorf("output = %q", rec.out)
+	if len(outputs(rec)) != 1 || !strings.HasPrefix(outputs(rec)[0], "stdout:legacy /") {
+		t.Errorf("output = %q", outputs(rec))
 	}
 }
 
 func TestOnlyOnSkips(t *testing.T) {
-	rec := &recorder{}
+	rec := &eventtest.Recorder{}
 	c := mustDecode(t, `
 inline = ["echo should not run"]
 only_on = ["solaris"]
@@ -141,8 +133,8 @@ only_on = ["solaris"]
 	if err := c.Run(context.Background(), testEnv(rec)); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.out) != 0 || len(rec.msg) != 1 || !strings.Contains(rec.msg[0], "skipped") {
-		t.Errorf("out %q msg %q, want only a skip message", rec.out, rec.msg)
+	if len(outputs(rec)) != 0 || len(rec.Messages()) != 1 || !strings.Contains(rec.Messages()[0], "skipped") {
+		t.Errorf("out %q msg %q, want only a skip message", outputs(rec), rec.Messages())
 	}
 }
 
@@ -151,7 +143,7 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	c := mustDecode(t, `inline = ["sleep 60 & echo $! > `+pidFile+`", "wait"]`, false)
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
-	go func() { errc <- c.Run(ctx, testEnv(&recorder{})) }()
+	go func() { errc <- c.Run(ctx, testEnv(&eventtest.Recorder{})) }()
 
 	var pid int
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
