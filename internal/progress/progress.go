@@ -11,6 +11,9 @@ import (
 // Interval is the shortest time between two progress events of one task.
 const Interval = 100 * time.Millisecond
 
+// now tells the time; tests set it to a clock they move themselves.
+var now = time.Now
+
 // Counter counts the bytes of one task and emits event.Progress for them.
 // It is safe for concurrent use.
 type Counter struct {
@@ -35,9 +38,9 @@ func (c *Counter) Add(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.done += int64(n)
-	now := time.Now()
-	if c.reported < 0 || now.Sub(c.last) >= Interval || c.done == c.total {
-		c.emit(now)
+	t := now()
+	if c.reported < 0 || t.Sub(c.last) >= Interval || c.done == c.total {
+		c.emit(t)
 	}
 }
 
@@ -50,12 +53,12 @@ func (c *Counter) Finish() {
 		c.total = c.done
 	}
 	if c.reported != c.done || c.reported < 0 {
-		c.emit(time.Now())
+		c.emit(now())
 	}
 }
 
-func (c *Counter) emit(now time.Time) {
-	c.last = now
+func (c *Counter) emit(t time.Time) {
+	c.last = t
 	c.reported = c.done
 	c.sink.Emit(&event.Progress{Task: c.task, Done: c.done, Total: c.total, Unit: "bytes"})
 }

@@ -3,61 +3,81 @@ package progress
 import (
 	"bytes"
 	"io"
-	"sync"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 )
 
-type collect struct {
-	mu  sync.Mutex
-	evs []*event.Progress
+// stepClock makes now return a time that moves by step at each call, and
+// puts time.Now back when the test ends.
+func stepClock(t *testing.T, step time.Duration) {
+	t0 := time.Unix(1767225600, 0)
+	now = func() time.Time {
+		t0 = t0.Add(step)
+		return t0
+	}
+	t.Cleanup(func() { now = time.Now })
 }
 
-func (c *collect) Emit(e event.Event) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.evs = append(c.evs, e.(*event.Progress))
-}
-
+// Reads while the clock stands still: the first and the last are
+// reported, nothing between.
 func TestThrottledFirstAndLast(t *testing.T) {
-	sink := &collect{}
+	stepClock(t, 0)
+	sink := &eventtest.Recorder{}
 	const size = 10 << 20
 	c := NewCounter(sink, "upload x", size)
-	// Many small reads in far less than Interval: the first and the last
-	// are reported, little in between.
 	n, err := io.CopyBuffer(io.Discard, &Reader{R: bytes.NewReader(make([]byte, size)), C: c}, make([]byte, 512))
 	if err != nil || n != size {
 		t.Fatal(n, err)
 	}
 	c.Finish()
-	if len(sink.evs) < 2 || len(sink.evs) > 2+int(size/512/1000) {
-		t.Errorf("%d events for %d reads", len(sink.evs), size/512)
+	evs := eventtest.Of[*event.Progress](sink)
+	if len(evs) != 2 || len(sink.Events()) != 2 {
+		t.Fatalf("%d events for %d reads, want the first and the last: %+v", len(sink.Events()), size/512, evs)
 	}
-	first, last := sink.evs[0], sink.evs[len(sink.evs)-1]
+	first, last := evs[0], evs[1]
 	if first.Done <= 0 || first.Done >= size || last.Done != size || last.Total != size || last.Unit != "bytes" || last.Task != "upload x" {
 		t.Errorf("first %+v last %+v", first, last)
 	}
-	if len(sink.evs) >= 2 && sink.evs[len(sink.evs)-2].Done == size {
-		t.Error("the final count was reported twice")
+}
+
+// Reads an Interval apart are each reported.
+func TestReportsEachInterval(t *testing.T) {
+	stepClock(t, Interval)
+	sink := &eventtest.Recorder{}
+	c := NewCounter(sink, "upload x", 40)
+	for range 4 {
+		c.Add(10)
+	}
+	c.Finish()
+	var done []int64
+	for _, p := range eventtest.Of[*event.Progress](sink) {
+		done = append(done, p.Done)
+	}
+	if !slices.Equal(done, []int64{10, 20, 30, 40}) {
+		t.Errorf("reported %v, want every read once", done)
 	}
 }
 
 func TestUnknownTotal(t *testing.T) {
-	sink := &collect{}
+	sink := &eventtest.Recorder{}
 	c := NewCounter(sink, "download y", -1)
 	w := &Writer{W: io.Discard, C: c}
 	w.Write(make([]byte, 100))
 	w.Write(make([]byte, 50))
 	c.Finish()
-	last := sink.evs[len(sink.evs)-1]
+	evs := eventtest.Of[*event.Progress](sink)
+	last := evs[len(evs)-1]
 	if last.Done != 150 || last.Total != 150 {
 		t.Errorf("last = %+v, want done = total = 150", last)
 	}
 	// An empty transfer still reports its end.
-	sink = &collect{}
+	sink = &eventtest.Recorder{}
 	NewCounter(sink, "empty", 0).Finish()
-	if len(sink.evs) != 1 || sink.evs[0].Done != 0 || sink.evs[0].Total != 0 {
-		t.Errorf("empty: %+v", sink.evs)
+	if evs := eventtest.Of[*event.Progress](sink); len(evs) != 1 || evs[0].Done != 0 || evs[0].Total != 0 {
+		t.Errorf("empty: %+v", evs)
 	}
 }
