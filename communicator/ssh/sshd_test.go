@@ -10,19 +10,10 @@ import (
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/communicator/commtest"
 	"github.com/kilnhq/kiln/communicator/ssh"
-	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/sshtest"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
-
-// logEvents returns a sink that logs messages to t.
-func logEvents(t testing.TB) event.Sink {
-	return event.SinkFunc(func(e event.Event) {
-		if m, ok := e.(*event.Message); ok {
-			t.Logf("event: %s: %s", m.Level, m.Text)
-		}
-	})
-}
 
 // sshdConfig returns a config that logs in to srv with its client key and
 // verifies its host key.
@@ -33,7 +24,7 @@ func sshdConfig(srv *testsshd.Server) *ssh.Config {
 func connect(t testing.TB, cfg *ssh.Config, opts ssh.ConnectOptions) *ssh.Comm {
 	t.Helper()
 	if opts.Events == nil {
-		opts.Events = logEvents(t)
+		opts.Events = &eventtest.Recorder{Logf: t.Logf}
 	}
 	comm, err := ssh.Connect(context.Background(), cfg, opts)
 	if err != nil {
