@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,30 +14,50 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 )
 
+// sleeps records the delays a Waiter sleeps, without sleeping.
+type sleeps []time.Duration
+
+func (s *sleeps) sleep(ctx context.Context, d time.Duration) error {
+	*s = append(*s, d)
+	return ctx.Err()
+}
+
 func TestWaitSlowPath(t *testing.T) {
-	states := []string{"pending", "pending", "pending", "available"}
-	var polls []time.Time
+	states := []string{"pending", "pending", "pending", "pending", "available"}
+	polls := 0
 	var seen []string
-	w := Waiter{First: 5 * time.Millisecond, Max: 20 * time.Millisecond, Timeout: 5 * time.Second,
+	var slept sleeps
+	w := Waiter{First: 5 * time.Millisecond, Max: 12 * time.Millisecond, Timeout: time.Minute, Sleep: slept.sleep,
 		OnState: func(what, state string, _ time.Duration) { seen = append(seen, what+": "+state) }}
 	err := w.Wait(context.Background(), "image ami-1", "available", func(context.Context) (string, bool, error) {
-		polls = append(polls, time.Now())
-		s := states[len(polls)-1]
+		polls++
+		s := states[polls-1]
 		return s, s == "available", nil
 	})
 	if err != nil {
 		t.Fatalf("wait: %v", err)
 	}
-	if len(polls) != 4 {
-		t.Fatalf("polled %d times, want 4", len(polls))
+	if polls != 5 {
+		t.Fatalf("polled %d times, want 5", polls)
 	}
 	if strings.Join(seen, "; ") != "image ami-1: pending; image ami-1: available" {
 		t.Errorf("states reported: %v", seen)
 	}
-	for i := 1; i < len(polls); i++ {
-		if gap := polls[i].Sub(polls[i-1]); gap > 500*time.Millisecond {
-			t.Errorf("gap %d is %s, more than the ceiling allows", i, gap)
-		}
+	// The delay grows by half each time, up to Max.
+	if want := []time.Duration{5 * time.Millisecond, 7500 * time.Microsecond, 11250 * time.Microsecond, 12 * time.Millisecond}; !slices.Equal(slept, want) {
+		t.Errorf("delays %v, want %v", slept, want)
+	}
+}
+
+func TestWaitDefaultDelays(t *testing.T) {
+	n := 0
+	var slept sleeps
+	err := Waiter{Sleep: slept.sleep}.Wait(context.Background(), "x", "y", func(context.Context) (string, bool, error) {
+		n++
+		return "", n == 10, nil
+	})
+	if err != nil || len(slept) != 9 || slept[0] != FirstPollDelay || slept[8] != MaxPollDelay || slices.Max(slept) != MaxPollDelay {
+		t.Fatalf("err %v, delays %v: want from FirstPollDelay up to MaxPollDelay", err, slept)
 	}
 }
 
@@ -82,13 +103,13 @@ func TestWaitPollErrorEndsWait(t *testing.T) {
 
 func TestWaitFixedDelay(t *testing.T) {
 	n := 0
-	start := time.Now()
-	err := Waiter{Delay: 20 * time.Millisecond}.Wait(context.Background(), "x", "y", func(context.Context) (string, bool, error) {
+	var slept sleeps
+	err := Waiter{Delay: 20 * time.Millisecond, Max: time.Second, Sleep: slept.sleep}.Wait(context.Background(), "x", "y", func(context.Context) (string, bool, error) {
 		n++
 		return "", n == 3, nil
 	})
-	if err != nil || time.Since(start) < 40*time.Millisecond {
-		t.Fatalf("err %v after %s, want two 20ms delays", err, time.Since(start))
+	if want := []time.Duration{20 * time.Millisecond, 20 * time.Millisecond}; err != nil || !slices.Equal(slept, want) {
+		t.Fatalf("err %v, delays %v; want %v", err, slept, want)
 	}
 }
 

@@ -32,6 +32,9 @@ type Waiter struct {
 	// OnState, when set, is told each state the resource enters, so a
 	// long wait can be shown as it goes.
 	OnState func(what, state string, waited time.Duration)
+	// Sleep, when set, replaces clock.Sleep between polls (tests record
+	// the delays instead of waiting them out).
+	Sleep func(ctx context.Context, d time.Duration) error
 }
 
 // TimeoutError reports a wait that gave up: which resource, the state it was
@@ -67,6 +70,10 @@ func (w Waiter) Wait(ctx context.Context, what, want string, poll Poll) error {
 	if w.Delay > 0 {
 		delay, maxDelay = w.Delay, w.Delay
 	}
+	sleep := w.Sleep
+	if sleep == nil {
+		sleep = clock.Sleep
+	}
 	state := "unknown"
 	for {
 		s, done, err := poll(ctx)
@@ -83,7 +90,7 @@ func (w Waiter) Wait(ctx context.Context, what, want string, poll Poll) error {
 		if done {
 			return nil
 		}
-		if clock.Sleep(ctx, delay) != nil {
+		if sleep(ctx, delay) != nil {
 			return w.ended(ctx, what, want, state, start)
 		}
 		delay = min(delay*3/2, maxDelay)
