@@ -34,8 +34,8 @@ func TestStartWithOpenSSHClient(t *testing.T) {
 }
 
 func TestDelay(t *testing.T) {
-	start := time.Now()
-	srv := testsshd.Start(t, testsshd.Delay(500*time.Millisecond))
+	srv := testsshd.Start(t, testsshd.Delay(time.Second))
+	returned := time.Now()
 	if c, err := net.DialTimeout("tcp", srv.Addr, time.Second); err == nil {
 		c.Close()
 		t.Fatal("sshd listens before its delay")
@@ -43,10 +43,10 @@ func TestDelay(t *testing.T) {
 	select {
 	case <-srv.Ready():
 	case <-time.After(15 * time.Second):
-		t.Fatalf("sshd not ready 15 s after a 0.5 s delay; log:\n%s", srv.Log())
+		t.Fatalf("sshd not ready 15 s after a 1 s delay; log:\n%s", srv.Log())
 	}
-	if srv.ReadyAt().Sub(start) < 500*time.Millisecond {
-		t.Errorf("ready %s after Start, before the 0.5 s delay", srv.ReadyAt().Sub(start))
+	if !srv.ReadyAt().After(returned) {
+		t.Errorf("ReadyAt = %v, not after Start returned at %v", srv.ReadyAt(), returned)
 	}
 	c, err := net.DialTimeout("tcp", srv.Addr, time.Second)
 	if err != nil {
