@@ -13,6 +13,7 @@ import (
 
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/awsutil"
 )
 
@@ -53,7 +54,7 @@ tags = { Name = "kiln acceptance", Source = "{{ .SourceAMIName }}" }
 		t.Fatal(diags.Error())
 	}
 	build := fmt.Sprintf("acc-%d", time.Now().Unix())
-	env := &builder.Env{Info: builder.Info{Name: "acc.amazon-ebs.main", Type: Type, ID: build, Started: time.Now()}, Events: &eventLog{t: t}}
+	env := &builder.Env{Info: builder.Info{Name: "acc.amazon-ebs.main", Type: Type, ID: build, Started: time.Now()}, Events: &eventtest.Recorder{Logf: t.Logf}}
 	hook := builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, _ map[string]string) error {
 		return comm.Run(ctx, &communicator.Cmd{Command: "uname -a && cloud-init status --wait"})
 	})

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testboot"
 )
 
@@ -135,12 +136,7 @@ func TestUserDataMergesUserParts(t *testing.T) {
 }
 
 func TestIngressCIDRs(t *testing.T) {
-	var warnings []string
-	sink := event.SinkFunc(func(e event.Event) {
-		if m, ok := e.(*event.Message); ok && m.Level == event.Warn {
-			warnings = append(warnings, m.Text)
-		}
-	})
+	sink := &eventtest.Recorder{}
 	lookups := 0
 	newState := func(c Config) *state {
 		return &state{cfg: &c, events: sink, vpcCIDR: "172.31.0.0/16", publicIP: func(context.Context) (string, error) {
@@ -167,11 +163,11 @@ func TestIngressCIDRs(t *testing.T) {
 			t.Errorf("%s: %v, %v; want %s", tc.name, got, err, tc.want)
 		}
 	}
-	if lookups != 1 || len(warnings) != 0 {
+	if warnings := sink.Messages(event.Warn); lookups != 1 || len(warnings) != 0 {
 		t.Errorf("lookups %d, warnings %v", lookups, warnings)
 	}
 	got, _ := newState(Config{TempSGSourceCIDRs: []string{"0.0.0.0/0"}}).ingressCIDRs(context.Background())
-	if strings.Join(got, ",") != "0.0.0.0/0" || len(warnings) != 1 || !strings.Contains(warnings[0], "whole internet") {
+	if warnings := sink.Messages(event.Warn); strings.Join(got, ",") != "0.0.0.0/0" || len(warnings) != 1 || !strings.Contains(warnings[0], "whole internet") {
 		t.Errorf("open rule: %v, warnings %v", got, warnings)
 	}
 	s := newState(Config{})

@@ -8,7 +8,6 @@ import (
 	"os/user"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/awsutil"
 	"github.com/kilnhq/kiln/internal/testboot"
 	"github.com/kilnhq/kiln/internal/testenv"
@@ -126,7 +126,7 @@ func (r *rig) builder(src string, f *faults) *Builder {
 }
 
 // env returns a builder.Env whose events are collected.
-func (r *rig) env(events *eventLog) *builder.Env {
+func (r *rig) env(events event.Sink) *builder.Env {
 	return &builder.Env{
 		Info:   builder.Info{Name: "test.amazon-ebs.main", Type: Type, SourceName: "main", ID: "b" + strings.ReplaceAll(r.t.Name(), "/", "-"), Started: time.Unix(1767225600, 0)},
 		Events: events,
@@ -159,31 +159,6 @@ func (r *rig) assertCleanExceptImages() {
 	}
 }
 
-type eventLog struct {
-	t      testing.TB // logs steps and undo when set
-	mu     sync.Mutex
-	events []event.Event
-	onStep func(name string)
-}
-
-func (l *eventLog) Emit(e event.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, e)
-	on := l.onStep
-	l.mu.Unlock()
-	if l.t != nil {
-		switch e := e.(type) {
-		case *event.StepFinished:
-			l.t.Logf("step %s: %s %s", e.Step, e.Duration.Round(time.Millisecond), e.Error)
-		case *event.UndoFinished:
-			l.t.Logf("undo %s: %s %s", e.What, e.Duration.Round(time.Millisecond), e.Error)
-		}
-	}
-	if s, ok := e.(*event.StepStarted); ok && on != nil {
-		on(s.Step)
-	}
-}
-
 // provisionHook runs cmd over the communicator and keeps its output.
 type provisionHook struct {
 	cmd  string
@@ -202,7 +177,7 @@ func TestIntegrationHappyPath(t *testing.T) {
 	t.Logf("rig ready in %s", time.Since(start).Round(time.Millisecond))
 	b := r.builder(r.hcl(""), nil)
 	hook := &provisionHook{cmd: "echo provisioned-by-kiln"}
-	events := &eventLog{t: t}
+	events := &eventtest.Recorder{Logf: t.Logf}
 	art, err := b.Run(context.Background(), r.env(events), hook)
 	if err != nil {
 		t.Fatalf("build: %v", err)
@@ -331,13 +306,13 @@ func TestIntegrationFailures(t *testing.T) {
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			events := &eventLog{}
+			var events event.Sink = &eventtest.Recorder{Logf: t.Logf}
 			if tc.stop != "" {
-				events.onStep = func(name string) {
-					if name == tc.stop {
+				events = event.SinkFunc(func(e event.Event) {
+					if s, ok := e.(*event.StepStarted); ok && s.Step == tc.stop {
 						cancel()
 					}
-				}
+				})
 			}
 			art, err := b.Run(ctx, r.env(events), &provisionHook{cmd: cmd})
 			if err == nil {
@@ -359,7 +334,7 @@ func TestIntegrationUserData(t *testing.T) {
 	r.copies = false
 	b := r.builder(r.hcl(`user_data = "#!/bin/sh\necho hello > /tmp/hello\n"`), nil)
 	hook := &provisionHook{cmd: "true"}
-	art, err := b.Run(context.Background(), r.env(&eventLog{}), hook)
+	art, err := b.Run(context.Background(), r.env(&eventtest.Recorder{}), hook)
 	if err != nil {
 		t.Fatalf("build: %v", err)
 	}
@@ -386,7 +361,7 @@ spot_price          = "auto"
 spot_instance_types = ["t3.micro", "t3a.micro"]
 `), nil)
 	hook := &provisionHook{cmd: "true"}
-	if _, err := b.Run(context.Background(), r.env(&eventLog{}), hook); err != nil {
+	if _, err := b.Run(context.Background(), r.env(&eventtest.Recorder{}), hook); err != nil {
 		t.Fatalf("build: %v", err)
 	}
 	out, err := r.home.DescribeInstances(context.Background(), &ec2.DescribeInstancesInput{InstanceIds: []string{hook.data["ID"]}})
@@ -412,7 +387,7 @@ func TestIntegrationNameTaken(t *testing.T) {
 	if !r.baseline[r.away]["image "+aws.ToString(old.ImageId)] {
 		t.Fatal("the old image is not visible")
 	}
-	_, err = r.builder(src, nil).Run(ctx, r.env(&eventLog{}), &provisionHook{cmd: "true"})
+	_, err = r.builder(src, nil).Run(ctx, r.env(&eventtest.Recorder{}), &provisionHook{cmd: "true"})
 	if err == nil || !strings.Contains(err.Error(), "already exists in eu-west-1") {
 		t.Fatalf("err = %v, want the taken name reported", err)
 	}
@@ -422,7 +397,7 @@ func TestIntegrationNameTaken(t *testing.T) {
 	r.assertClean()
 
 	b := r.builder(src+"force_deregister = true\nforce_delete_snapshot = true\n", nil)
-	art, err := b.Run(ctx, r.env(&eventLog{}), &provisionHook{cmd: "true"})
+	art, err := b.Run(ctx, r.env(&eventtest.Recorder{}), &provisionHook{cmd: "true"})
 	if err != nil {
 		t.Fatalf("build with force_deregister: %v", err)
 	}
@@ -454,7 +429,7 @@ func TestIntegrationOwnKeyPair(t *testing.T) {
 	r.baseline[r.home]["key pair mine"] = true
 	b := r.builder(r.hcl(fmt.Sprintf("ssh_keypair_name = \"mine\"\nssh_private_key_file = %q\n", keyFile)), nil)
 	hook := &provisionHook{cmd: "echo own-key"}
-	if _, err := b.Run(context.Background(), r.env(&eventLog{}), hook); err != nil {
+	if _, err := b.Run(context.Background(), r.env(&eventtest.Recorder{}), hook); err != nil {
 		t.Fatalf("build: %v", err)
 	}
 	if !strings.Contains(hook.out.String(), "own-key") {

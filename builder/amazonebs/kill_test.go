@@ -29,6 +29,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/awsutil"
 )
 
@@ -211,7 +212,7 @@ func TestIntegrationThrottled(t *testing.T) {
 	b := r.builder(src, nil)
 	b.clients = nil // the real client, as users get it
 	start := time.Now()
-	art, err := b.Run(context.Background(), r.env(&eventLog{}), &provisionHook{cmd: "true"})
+	art, err := b.Run(context.Background(), r.env(&eventtest.Recorder{}), &provisionHook{cmd: "true"})
 	if err != nil {
 		t.Fatalf("build under throttling: %v", err)
 	}

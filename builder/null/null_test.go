@@ -14,6 +14,7 @@ import (
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testenv"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
@@ -67,12 +68,8 @@ func TestRunWithoutCommunicator(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	var steps []string
-	env := &builder.Env{Events: event.SinkFunc(func(e event.Event) {
-		if s, ok := e.(*event.StepFinished); ok {
-			steps = append(steps, s.Step+errText(s.Error))
-		}
-	})}
+	rec := &eventtest.Recorder{}
+	env := &builder.Env{Events: rec}
 	var gotComm communicator.Communicator
 	var gotData map[string]string
 	art, err := b.Run(context.Background(), env, builder.HookFunc(func(_ context.Context, comm communicator.Communicator, data map[string]string) error {
@@ -90,6 +87,10 @@ func TestRunWithoutCommunicator(t *testing.T) {
 	}
 	if art == nil || art.ID() != "Null" || art.BuilderType() != "null" || len(art.Files()) != 0 {
 		t.Errorf("artifact %v, want Packer's null artifact", art)
+	}
+	var steps []string
+	for _, s := range eventtest.Of[*event.StepFinished](rec) {
+		steps = append(steps, s.Step+errText(s.Error))
 	}
 	if strings.Join(steps, ",") != "connect,provision" {
 		t.Errorf("steps %v", steps)

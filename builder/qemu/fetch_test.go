@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 )
 
 func TestParseChecksum(t *testing.T) {
@@ -118,14 +119,8 @@ func TestFetchHTTP(t *testing.T) {
 	if !strings.HasPrefix(srv.URL, "http://127.0.0.1:") {
 		t.Fatalf("test server not on loopback: %s", srv.URL)
 	}
-	var progress []*event.Progress
-	f := &fetcher{cacheDir: t.TempDir(), client: srv.Client(), events: event.SinkFunc(func(e event.Event) {
-		if p, ok := e.(*event.Progress); ok {
-			mu.Lock()
-			progress = append(progress, p)
-			mu.Unlock()
-		}
-	})}
+	rec := &eventtest.Recorder{}
+	f := &fetcher{cacheDir: t.TempDir(), client: srv.Client(), events: rec}
 	ctx := context.Background()
 	sum, _ := parseChecksum("file:" + srv.URL + "/SHA256SUMS")
 	url := srv.URL + "/disk.qcow2"
@@ -138,7 +133,7 @@ func TestFetchHTTP(t *testing.T) {
 	if got, _ := os.ReadFile(p); !bytes.Equal(got, data) {
 		t.Fatal("downloaded data differs")
 	}
-	if len(progress) == 0 || progress[len(progress)-1].Done != int64(len(data)) || progress[len(progress)-1].Total != int64(len(data)) {
+	if progress := eventtest.Of[*event.Progress](rec); len(progress) == 0 || progress[len(progress)-1].Done != int64(len(data)) || progress[len(progress)-1].Total != int64(len(data)) {
 		t.Errorf("progress events: %d, last %+v", len(progress), progress[len(progress)-1])
 	}
 

@@ -6,29 +6,35 @@ import (
 	"testing"
 
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 )
 
 func TestLineWriter(t *testing.T) {
-	var got []string
-	w := NewLineWriter(event.SinkFunc(func(e event.Event) {
-		o := e.(*event.Output)
-		got = append(got, o.Stream+":"+o.Line)
-	}), "src", "stdout")
+	rec := &eventtest.Recorder{}
+	got := func() string {
+		var out []string
+		for _, o := range eventtest.Of[*event.Output](rec) {
+			out = append(out, o.Stream+":"+o.Line)
+		}
+		return strings.Join(out, "|")
+	}
+	w := NewLineWriter(rec, "src", "stdout")
 	w.Write([]byte("one\r\ntw"))
 	w.Write([]byte("o\n\nthree"))
-	if strings.Join(got, "|") != "stdout:one|stdout:two|stdout:" {
-		t.Errorf("before flush: %q", got)
+	if got() != "stdout:one|stdout:two|stdout:" {
+		t.Errorf("before flush: %q", got())
 	}
 	w.Flush()
 	w.Flush()
-	if strings.Join(got, "|") != "stdout:one|stdout:two|stdout:|stdout:three" {
-		t.Errorf("after flush: %q", got)
+	if got() != "stdout:one|stdout:two|stdout:|stdout:three" {
+		t.Errorf("after flush: %q", got())
 	}
-	got = nil
+	rec = &eventtest.Recorder{}
+	w = NewLineWriter(rec, "src", "stdout")
 	w.Write([]byte(strings.Repeat("x", maxLine+10)))
 	w.Flush()
-	if len(got) != 2 || len(got[0]) != len("stdout:")+maxLine {
-		t.Errorf("a long line is split at %d bytes: got %d pieces", maxLine, len(got))
+	if lines := rec.Lines(); len(lines) != 2 || len(lines[0]) != maxLine || len(lines[1]) != 10 {
+		t.Errorf("a long line is split at %d bytes: got %d pieces", maxLine, len(lines))
 	}
 }
 

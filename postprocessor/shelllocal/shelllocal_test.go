@@ -3,14 +3,13 @@ package shelllocal
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/kilnhq/kiln/builder"
-	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/postprocessor"
 )
 
@@ -33,18 +32,11 @@ func TestPostProcess(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	var mu sync.Mutex
-	var lines []string
+	rec := &eventtest.Recorder{}
 	env := &postprocessor.Env{
 		Info:   builder.Info{Name: "web.null.box", Type: "null", SourceName: "box"},
 		Source: `post-processor "shell-local"`,
-		Events: event.SinkFunc(func(e event.Event) {
-			if o, ok := e.(*event.Output); ok {
-				mu.Lock()
-				lines = append(lines, o.Line)
-				mu.Unlock()
-			}
-		}),
+		Events: rec,
 	}
 	in := &stateArtifact{data: map[string]string{"ID": "Null"}}
 	out, keep, err := pp.PostProcess(context.Background(), env, in)
@@ -54,7 +46,7 @@ func TestPostProcess(t *testing.T) {
 	if out != in || !keep {
 		t.Errorf("got (%v, %v), want the input artifact, kept", out, keep)
 	}
-	if strings.Join(lines, "|") != "box null Null" {
+	if lines := rec.Lines(); strings.Join(lines, "|") != "box null Null" {
 		t.Errorf("output = %q", lines)
 	}
 

@@ -9,7 +9,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 
 	"github.com/kilnhq/kiln/builder"
-	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/provisioner"
 )
 
@@ -19,21 +19,17 @@ func TestProvision(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	var lines []string
+	rec := &eventtest.Recorder{}
 	env := &provisioner.Env{
 		Info:   builder.Info{Name: "null.box", Type: "null", SourceName: "box"},
 		Source: `provisioner "shell-local"`,
-		Events: event.Serialize(event.SinkFunc(func(e event.Event) {
-			if o, ok := e.(*event.Output); ok {
-				lines = append(lines, o.Line)
-			}
-		})),
-		Data: map[string]string{"Host": "127.0.0.1"},
+		Events: rec,
+		Data:   map[string]string{"Host": "127.0.0.1"},
 	}
 	if err := p.Provision(context.Background(), env, nil); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(lines, "|") != "box 127.0.0.1" {
+	if lines := rec.Lines(); strings.Join(lines, "|") != "box 127.0.0.1" {
 		t.Errorf("output = %q", lines)
 	}
 }
