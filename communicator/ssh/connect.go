@@ -275,6 +275,7 @@ func (c *Comm) connectLocked(ctx context.Context, verb string) (*conn, error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	deadline, _ := ctx.Deadline()
 	go func() {
 		select {
 		case <-c.closing:
@@ -346,9 +347,10 @@ func (c *Comm) connectLocked(ctx context.Context, verb string) (*conn, error) {
 			case isConfigMismatch(r.err):
 				return nil, fmt.Errorf("ssh: connect to %s: %w", c.addr, r.err)
 			}
-			if lastErr == nil || ctx.Err() == nil {
+			if lastErr == nil || (ctx.Err() == nil && time.Now().Before(deadline)) {
 				// An attempt cut short by the deadline says less than
-				// the one before it.
+				// the one before it. (A dial's own timer can end it at
+				// the deadline a moment before ctx says so.)
 				lastErr = r.err
 			}
 		case <-ctx.Done():
