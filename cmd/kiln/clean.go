@@ -8,7 +8,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/kilnhq/kiln/builder/amazonebs"
+	"github.com/kilnhq/kiln"
 )
 
 func runClean(ctx context.Context, args []string, io stdio) int {
@@ -35,24 +35,17 @@ Credentials come from the usual AWS sources (environment, shared config).`, io)
 	if *olderThan < 0 {
 		return usageError(fs, "-older-than must not be negative")
 	}
-	opts := amazonebs.CleanOptions{
-		Regions:     regions,
+	opts := kiln.CleanOptions{
+		AWS:         kiln.AWS{Regions: regions, Profile: *profile},
 		OlderThan:   *olderThan,
 		DryRun:      *dryRun,
 		JournalOnly: *journal,
 		Events:      newTextRenderer(io.out, false, false, false, 0),
 	}
-	opts.Access.Profile = *profile
-	if len(regions) == 0 {
-		opts.Access.Region = io.getenv("AWS_REGION")
-		if opts.Access.Region == "" {
-			opts.Access.Region = io.getenv("AWS_DEFAULT_REGION")
-		}
-	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	rep, err := amazonebs.Clean(ctx, opts)
+	rep, err := kiln.Clean(ctx, opts)
 	if rep == nil {
 		fmt.Fprintf(io.errOut, "kiln: %v\n", err)
 		return exitFailed
