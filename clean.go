@@ -34,7 +34,8 @@ type CleanedResource struct {
 	Builder string
 	// Kind is what it is ("instance", "key-pair", "image", ...).
 	Kind string
-	// ID names it; Location says where it is (an AWS region).
+	// ID names it; Location says where it is (for amazon-ebs, the AWS
+	// region).
 	ID, Location string
 	// Build is the ID of the build that made it, when known.
 	Build string
@@ -64,8 +65,10 @@ func (r *CleanReport) add(o *CleanReport) {
 // returns a nil report when it could not start sweeping.
 type cleaner func(ctx context.Context, opts CleanOptions) (*CleanReport, error)
 
-// cleaners are the sweeps Clean runs, in order. A builder whose temporary
-// resources can outlive a killed process adds its sweep here.
+// cleaners are the sweeps Clean runs, in order, each with the same
+// options; a sweep that cannot start does not stop the others. A builder
+// whose temporary resources can outlive a killed process (qemu's
+// directories and processes) adds its sweep here.
 var cleaners = []cleaner{cleanAWS}
 
 // Clean removes the temporary resources that builds killed before their own
