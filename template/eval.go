@@ -465,7 +465,7 @@ func (l *loader) evalData(ctx context.Context, execute bool, n *valueNode, ectx 
 	}
 	ds, diags := l.decodeData(d, ectx)
 	if ds == nil {
-		return l.dataFailed(execute, d, cty.DynamicPseudoType, diags)
+		return dataFailed(execute, d, cty.DynamicPseudoType, diags)
 	}
 	ty := ds.OutputType()
 	d.Value = cty.UnknownVal(ty)
@@ -474,7 +474,7 @@ func (l *loader) evalData(ctx context.Context, execute bool, n *valueNode, ectx 
 	}
 	v, err := ds.Execute(ctx)
 	if err != nil {
-		return l.dataFailed(execute, d, ty, append(diags, &hcl.Diagnostic{
+		return dataFailed(execute, d, ty, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Data source %s failed", d.DataRef),
 			Detail:   fmt.Sprintf("data %q %q: %v", d.Type, d.Name, err),
@@ -483,7 +483,7 @@ func (l *loader) evalData(ctx context.Context, execute bool, n *valueNode, ectx 
 	}
 	out, err := convert.Convert(v, ty)
 	if err != nil {
-		return l.dataFailed(execute, d, ty, append(diags, &hcl.Diagnostic{
+		return dataFailed(execute, d, ty, append(diags, &hcl.Diagnostic{
 			Severity: hcl.DiagError,
 			Summary:  fmt.Sprintf("Data source %s returned an invalid value", d.DataRef),
 			Detail:   fmt.Sprintf("The %s data source returned a value that is not of its declared type: %v.", d.Type, err),
@@ -562,7 +562,7 @@ func (l *loader) decodeData(d *Data, ectx *hcl.EvalContext) (DataSource, hcl.Dia
 // dataFailed sets d's value when it cannot be had: unknown, of type ty, and
 // when its data source was to run, marked with the reason, which a
 // component decoded to run with a value made from it reports.
-func (l *loader) dataFailed(execute bool, d *Data, ty cty.Type, diags hcl.Diagnostics) hcl.Diagnostics {
+func dataFailed(execute bool, d *Data, ty cty.Type, diags hcl.Diagnostics) hcl.Diagnostics {
 	d.Value = cty.UnknownVal(ty)
 	if execute && diags.HasErrors() {
 		d.Value = d.Value.Mark(hclconf.NotKnown(fmt.Sprintf("it depends on data.%s, which failed", d.DataRef)))
