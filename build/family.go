@@ -251,10 +251,9 @@ func (r *runner) finishFamily(ctx context.Context, art artifact.Artifact) ([]art
 
 // familyBuilder decodes the build's source again with family.version set.
 func (r *runner) familyBuilder(version string) (family.Builder, error) {
-	ectx := familyEvalContext(r.tpl.EvalContext(r.b.Block, r.b.Source, nil), r.b.Block.Family, version)
-	bld, diags := r.b.builderFactory(r.b.Source.Body, ectx)
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("decode source for version %s: %w", version, diags)
+	bld, err := r.decodeBuilder(version)
+	if err != nil {
+		return nil, fmt.Errorf("version %s: %w", version, err)
 	}
 	fb, ok := bld.(family.Builder)
 	if !ok {

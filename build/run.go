@@ -14,6 +14,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
 )
@@ -175,7 +176,7 @@ type runner struct {
 // setData sets build.* from what the builder reported.
 func (r *runner) setData(reported map[string]string) {
 	r.data = buildData(r.info, reported)
-	r.ectx = r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
+	r.ectx = hclconf.ForRun(r.tpl.EvalContext(r.b.Block, r.b.Source, r.data))
 }
 
 func (r *runner) notStarted(ctx context.Context) BuildResult {
@@ -227,7 +228,11 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 	if r.b.Block.Family != nil {
 		return r.buildFamily(ctx, env)
 	}
-	art, err := r.b.builder.Run(ctx, env, builder.HookFunc(r.provision))
+	bld, err := r.decodeBuilder("")
+	if err != nil {
+		return nil, err
+	}
+	art, err := bld.Run(ctx, env, builder.HookFunc(r.provision))
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +241,18 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 	}
 	r.artifactCreated(art)
 	return r.postProcess(ctx, art)
+}
+
+// decodeBuilder decodes the build's source again for running, with
+// family.version set to version for a build with a family block: Plan decoded
+// it for validation, when values such as data sources' may not be known.
+func (r *runner) decodeBuilder(version string) (builder.Builder, error) {
+	ectx := familyEvalContext(r.tpl.EvalContext(r.b.Block, r.b.Source, nil), r.b.Block.Family, version)
+	bld, diags := r.b.builderFactory(r.b.Source.Body, hclconf.ForRun(ectx))
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("decode source: %w", diags)
+	}
+	return bld, nil
 }
 
 func (r *runner) artifactCreated(a artifact.Artifact) {

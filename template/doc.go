@@ -2,10 +2,17 @@
 // file or a directory of *.pkr.hcl and *.kiln.hcl files (and their JSON
 // forms, *.pkr.json and *.kiln.json).
 //
-// It is kiln's language layer: it depends only on hcl and cty, and the
-// orchestration layer (package build) plans and runs what it loads. Load
-// parses every file and reports every problem at once as hcl.Diagnostics with
-// ranges. It:
+// It is kiln's language layer; the orchestration layer (package build) plans
+// and runs what it loads. It imports hcl and cty (with go-cty-yaml for
+// yamlencode), a version library and a glob library (for packer {
+// required_version } and only/except) and two pieces of kiln's plumbing:
+// internal/registry for "did you mean" suggestions and internal/hclconf for
+// the mark that says why a value is not known. It imports no component and no
+// contract package: data sources reach it through its own DataSources
+// interface, which package kiln implements over the data source registry.
+//
+// Load parses every file and reports every problem at once as
+// hcl.Diagnostics with ranges. It:
 //
 //   - declares variables (variable blocks and the legacy variables block) and
 //     resolves their values, in increasing precedence: defaults, PKR_VAR_name
@@ -21,8 +28,13 @@
 //     blocks are decoded by the data sources given with WithDataSources;
 //     Load never runs them: their values are unknown values of each data
 //     source's output type, so references are checked and checks that need
-//     the values are deferred, until EvaluateDataSources runs them once and
-//     evaluates the locals and builds again with their outputs;
+//     the values are deferred, until EvaluateDataSources runs them and
+//     evaluates the locals and builds again with their outputs. A success
+//     is kept: each data source runs once per template. A failure leaves
+//     them pending, so the next call runs them again; until then the values
+//     that depend on the failed one are unknown and marked with the reason,
+//     which a component decoded to run (hclconf.ForRun) reports at its
+//     attribute. The evaluation is one dependency graph, in eval.go;
 //   - keeps every source, provisioner and post-processor body raw, with its
 //     ranges, for the component that owns its schema to decode with the
 //     context EvalContext returns. A build's source block with overrides

@@ -31,7 +31,7 @@ type Template struct {
 	env   []string             // the environment env() reads in variable defaults
 	funcs funcMap              // functions outside variable defaults
 	base  map[string]cty.Value // var, local, data, path and packer
-	// pending is set while data blocks wait for EvaluateDataSources.
+	// pending is set until EvaluateDataSources succeeds.
 	pending *pendingData
 	// dataSecrets are the parts of data values that sensitive locals use,
 	// and the secrets data sources report (SecretsReporter).

@@ -36,8 +36,9 @@ var durationType = reflect.TypeFor[time.Duration]()
 //	Type    string        `hcl:"type,label"`      // block label (in block structs)
 //	SSH     ssh.Config    `hcl:",squash"`         // fields decoded from the same body
 //
-// Values that are not yet known leave the field unchanged. Decoding has no side
-// effects beyond v.
+// Values that are not yet known leave the field unchanged when validating,
+// and are errors at their attribute when ectx comes from ForRun. Decoding
+// has no side effects beyond v.
 func Decode(body hcl.Body, ectx *hcl.EvalContext, v any) hcl.Diagnostics {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
@@ -135,7 +136,16 @@ func decodeBlock(b *hcl.Block, ectx *hcl.EvalContext, target reflect.Value) hcl.
 
 func decodeAttr(attr *hcl.Attribute, ectx *hcl.EvalContext, fv reflect.Value) hcl.Diagnostics {
 	val, diags := attr.Expr.Value(ectx)
-	if diags.HasErrors() || !val.IsWhollyKnown() || val.IsNull() {
+	if diags.HasErrors() {
+		return diags
+	}
+	if !val.IsWhollyKnown() {
+		if Running(ectx) {
+			diags = append(diags, notKnown(attr, ectx, val))
+		}
+		return diags
+	}
+	if val.IsNull() {
 		return diags
 	}
 	if fv.Type() == durationType || (fv.Kind() == reflect.Pointer && fv.Type().Elem() == durationType) {
