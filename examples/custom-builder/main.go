@@ -1,0 +1,172 @@
+//go:build unix
+
+// Command custom-builder is a program that brings its own builder to kiln.
+// Its "scratch" builder is written only against kiln's public packages
+// (builder, step, communicator, artifact, event), the way a builder outside
+// this module would be: it decodes its own HCL body, runs its steps with the
+// engine's step runner, creates temporary resources that it registers for
+// undo as soon as they exist, hands a communicator to the build's
+// provisioners through the hook, and returns an artifact.
+//
+// A scratch build makes a root directory, boots a "machine" in it (an init
+// process; commands run in the root directory, in process groups the
+// machine kills when it is powered off), runs the provisioners, and writes
+// the root directory as a gzipped tarball:
+//
+//	go run ./examples/custom-builder examples/custom-builder
+//	go run ./examples/custom-builder -var output=/tmp/hello.tar.gz -force examples/custom-builder
+//
+// The builder is registered under its own type label next to kiln's
+// components, and the template uses it as source "scratch" "NAME". The
+// program renders the build's events itself: the library never prints.
+//
+// The first Ctrl-C cancels the build, which still removes its scratch
+// directory and machine before Build returns; a second stops that cleanup,
+// and what was not removed yet is listed as left behind.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/kilnhq/kiln"
+	"github.com/kilnhq/kiln/build"
+	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/template"
+)
+
+// vars collects repeated -var flags.
+type vars []string
+
+func (v *vars) String() string     { return strings.Join(*v, ",") }
+func (v *vars) Set(s string) error { *v = append(*v, s); return nil }
+
+func main() {
+	var assignments vars
+	flag.Var(&assignments, "var", "set a template variable: name=value (repeatable)")
+	force := flag.Bool("force", false, "replace the tarball of an earlier build")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: custom-builder [-var name=value]... [-force] TEMPLATE")
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := make(chan struct{})
+	go onInterrupt(cancel, stop)
+	os.Exit(run(ctx, flag.Arg(0), assignments, os.Stdout, os.Stderr,
+		kiln.WithForce(*force), kiln.WithCleanupStop(stop)))
+}
+
+// onInterrupt cancels the build on the first interrupt and stops its
+// cleanup on the second.
+func onInterrupt(cancel context.CancelFunc, stop chan<- struct{}) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	<-sig
+	cancel()
+	<-sig
+	close(stop)
+}
+
+// registries returns kiln's own components with the scratch builder added.
+func registries() build.Registries {
+	reg := kiln.DefaultRegistries()
+	reg.Builders.Register(scratchType, newScratch)
+	return reg
+}
+
+// run builds the template at path, rendering its events to out and its
+// diagnostics to errOut, and returns the exit status: 0 when every build
+// succeeded, 1 when one failed, 2 for a template with errors, 130 when ctx
+// was cancelled.
+func run(ctx context.Context, path string, assignments []string, out, errOut io.Writer, opts ...kiln.Option) int {
+	tpl, diags := kiln.Load(path, template.WithVars(assignments...))
+	if diags.HasErrors() {
+		tpl.WriteDiagnostics(errOut, diags, false, 0)
+		return 2
+	}
+	opts = append([]kiln.Option{kiln.WithRegistries(registries()), kiln.WithEvents(render(out))}, opts...)
+	res, err := kiln.Build(ctx, tpl, opts...)
+	if res == nil {
+		var planDiags hcl.Diagnostics
+		if errors.As(err, &planDiags) {
+			tpl.WriteDiagnostics(errOut, planDiags, false, 0)
+			return 2
+		}
+		fmt.Fprintln(errOut, err)
+		return 1
+	}
+	fmt.Fprintln(out)
+	for _, b := range res.Builds {
+		status := "succeeded"
+		if b.Err != nil {
+			status = "failed: " + b.Err.Error()
+		}
+		fmt.Fprintf(out, "--> %s: %s in %s\n", b.Name, status, b.Duration.Round(time.Millisecond))
+		for _, a := range b.Artifacts {
+			fmt.Fprintf(out, "    %s: %s\n", b.Name, a)
+		}
+	}
+	switch {
+	case ctx.Err() != nil:
+		return 130
+	case err != nil:
+		return 1
+	}
+	return 0
+}
+
+// render returns a sink that writes events as lines in the style of kiln
+// build. kiln delivers a run's events one at a time, so it needs no lock.
+func render(w io.Writer) event.Sink {
+	return event.SinkFunc(func(e event.Event) {
+		name := e.EventMeta().Build
+		switch e := e.(type) {
+		case *event.BuildStarted:
+			fmt.Fprintf(w, "==> %s: starting (%s)\n", name, e.BuilderType)
+		case *event.StepStarted:
+			fmt.Fprintf(w, "==> %s: %s\n", name, e.Step)
+		case *event.StepFinished:
+			if e.Error != "" {
+				fmt.Fprintf(w, "==> %s: %s failed: %s\n", name, e.Step, e.Error)
+			}
+		case *event.Output:
+			fmt.Fprintf(w, "    %s: %s\n", name, e.Line)
+		case *event.Message:
+			if e.Level == event.Info {
+				fmt.Fprintf(w, "==> %s: %s\n", name, e.Text)
+			} else {
+				fmt.Fprintf(w, "==> %s: %s: %s\n", name, e.Level, e.Text)
+			}
+		case *event.UndoStarted:
+			fmt.Fprintf(w, "==> %s: removing %s\n", name, e.What)
+		case *event.UndoFinished:
+			if e.Error != "" {
+				fmt.Fprintf(w, "==> %s: could not remove %s: %s\n", name, e.What, e.Error)
+			}
+		case *event.LeftBehind:
+			fmt.Fprintf(w, "==> %s: LEFT BEHIND (remove it yourself): %s\n", name, e.What)
+		case *event.ArtifactCreated:
+			fmt.Fprintf(w, "==> %s: artifact: %s\n", name, e.Description)
+		case *event.BuildFinished:
+			switch {
+			case e.Cancelled:
+				fmt.Fprintf(w, "==> %s: cancelled after %s\n", name, e.Duration.Round(time.Millisecond))
+			case e.Error != "":
+				fmt.Fprintf(w, "==> %s: failed after %s\n", name, e.Duration.Round(time.Millisecond))
+			default:
+				fmt.Fprintf(w, "==> %s: finished in %s\n", name, e.Duration.Round(time.Millisecond))
+			}
+		}
+	})
+}
