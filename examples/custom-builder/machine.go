@@ -94,6 +94,11 @@ func (m *machine) powerOff(ctx context.Context) error {
 	case <-m.initDone:
 		return nil
 	case <-ctx.Done():
+		select {
+		case <-m.initDone:
+			return nil // init ended meanwhile
+		default:
+		}
 		return fmt.Errorf("power off: init (pid %d) has not exited: %w", m.pid(), context.Cause(ctx))
 	}
 }
