@@ -13,12 +13,14 @@
 // machine kills when it is powered off), runs the provisioners, and writes
 // the root directory as a gzipped tarball:
 //
-//	go run ./examples/custom-builder examples/custom-builder
-//	go run ./examples/custom-builder -var output=/tmp/hello.tar.gz -force examples/custom-builder
+//	go run ./examples/custom-builder examples/custom-builder/template
+//	go run ./examples/custom-builder -var output=/tmp/hello.tar.gz -force examples/custom-builder/template
+//	go run ./examples/custom-builder -validate examples/custom-builder/template
 //
 // The builder is registered under its own type label next to kiln's
-// components, and the template uses it as source "scratch" "NAME". The
-// program renders the build's events itself: the library never prints.
+// components, and the template uses it as source "scratch" "NAME"; the kiln
+// command, which does not have it, rejects such a template. The program
+// renders the build's events itself: the library never prints.
 //
 // The first Ctrl-C cancels the build, which still removes its scratch
 // directory and machine before Build returns; a second stops that cleanup,
@@ -55,10 +57,14 @@ func main() {
 	var assignments vars
 	flag.Var(&assignments, "var", "set a template variable: name=value (repeatable)")
 	force := flag.Bool("force", false, "replace the tarball of an earlier build")
+	validateOnly := flag.Bool("validate", false, "check the template without building")
 	flag.Parse()
 	if flag.NArg() != 1 {
-		fmt.Fprintln(os.Stderr, "usage: custom-builder [-var name=value]... [-force] TEMPLATE")
+		fmt.Fprintln(os.Stderr, "usage: custom-builder [-var name=value]... [-force] [-validate] TEMPLATE")
 		os.Exit(2)
+	}
+	if *validateOnly {
+		os.Exit(validate(flag.Arg(0), assignments, os.Stdout, os.Stderr))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	stop := make(chan struct{})
@@ -83,6 +89,24 @@ func registries() build.Registries {
 	reg := kiln.DefaultRegistries()
 	reg.Builders.Register(scratchType, newScratch)
 	return reg
+}
+
+// validate checks the template at path against the registries with the
+// scratch builder, printing every problem with its location, and returns
+// the exit status: 0 when it is valid, 2 otherwise.
+func validate(path string, assignments []string, out, errOut io.Writer) int {
+	tpl, diags := kiln.Load(path, template.WithVars(assignments...))
+	if !diags.HasErrors() {
+		diags = append(diags, kiln.Validate(tpl, kiln.WithRegistries(registries()))...)
+	}
+	if len(diags) > 0 {
+		tpl.WriteDiagnostics(errOut, diags, false, 0)
+	}
+	if diags.HasErrors() {
+		return 2
+	}
+	fmt.Fprintln(out, "The configuration is valid.")
+	return 0
 }
 
 // run builds the template at path, rendering its events to out and its

@@ -60,7 +60,7 @@ func TestBuild(t *testing.T) {
 	t.Setenv("TMPDIR", tmp) // where the builder makes its scratch directory
 	output := filepath.Join(t.TempDir(), "out", "hello.tar.gz")
 	var out, errOut bytes.Buffer
-	code := run(context.Background(), ".", []string{"output=" + output, "greeting=hi there"}, &out, &errOut)
+	code := run(context.Background(), "template", []string{"output=" + output, "greeting=hi there"}, &out, &errOut)
 	t.Log(out.String())
 	if code != 0 {
 		t.Fatalf("run = %d, want 0; stderr: %s", code, errOut.String())
@@ -85,10 +85,10 @@ func TestBuild(t *testing.T) {
 	// An existing tarball is replaced only with -force.
 	out.Reset()
 	errOut.Reset()
-	if code := run(context.Background(), ".", []string{"output=" + output}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "already exists") {
+	if code := run(context.Background(), "template", []string{"output=" + output}, &out, &errOut); code != 1 || !strings.Contains(out.String(), "already exists") {
 		t.Errorf("second build without force: run = %d, output:\n%s", code, out.String())
 	}
-	if code := run(context.Background(), ".", []string{"output=" + output}, &out, &errOut, kiln.WithForce(true)); code != 0 {
+	if code := run(context.Background(), "template", []string{"output=" + output}, &out, &errOut, kiln.WithForce(true)); code != 0 {
 		t.Errorf("second build with force: run = %d, output:\n%s", code, out.String())
 	}
 	if got := readTarball(t, output)["etc/motd"]; got != "hello from a custom builder\n" {
@@ -160,6 +160,38 @@ func TestDecode(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestValidate checks templates against the registries with the scratch
+// builder: the shipped one is valid, a misspelt attribute is reported at its
+// line.
+func TestValidate(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := validate("template", nil, &out, &errOut); code != 0 || out.String() != "The configuration is valid.\n" {
+		t.Errorf("validate template = %d, output %q, diagnostics:\n%s", code, out.String(), errOut.String())
+	}
+	out.Reset()
+	errOut.Reset()
+	dir := writeTemplate(t, strings.Replace(slowTemplate, "output =", "outptu =", 1))
+	if code := validate(dir, []string{"dir=/tmp"}, &out, &errOut); code != 2 {
+		t.Errorf("validate of a misspelt attribute = %d, want 2", code)
+	}
+	for _, want := range []string{"Unsupported argument", "slow.pkr.hcl line 7", "outptu", "Missing required argument"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("the diagnostics lack %q:\n%s", want, errOut.String())
+		}
+	}
+}
+
+// writeTemplate writes text as slow.pkr.hcl in a new directory and returns
+// the directory.
+func writeTemplate(t *testing.T, text string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "slow.pkr.hcl"), []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 // slowTemplate is a scratch build whose provisioner records the machine's
@@ -260,11 +292,7 @@ type slowMachine struct {
 func buildSlow(t *testing.T, rec func(cancel context.CancelFunc) *recorder, opts ...kiln.Option) (*recorder, slowMachine) {
 	t.Helper()
 	dir := t.TempDir()
-	tplDir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(tplDir, "slow.pkr.hcl"), []byte(slowTemplate), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	tpl, diags := kiln.Load(tplDir, template.WithVars("dir="+dir))
+	tpl, diags := kiln.Load(writeTemplate(t, slowTemplate), template.WithVars("dir="+dir))
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

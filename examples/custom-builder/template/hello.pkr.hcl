@@ -1,10 +1,12 @@
 # A build with the scratch builder of examples/custom-builder, a builder that
 # the program brings itself: kiln alone does not know source "scratch".
 #
-#   go run ./examples/custom-builder examples/custom-builder
+#   go run ./examples/custom-builder examples/custom-builder/template
 #
 # The provisioners run on the scratch machine: their working directory is the
-# machine's root, which becomes the tarball.
+# machine's root, which becomes the tarball. (The template sits in a folder of
+# its own because the kiln command, which has no scratch builder, validates
+# every template directly under examples/.)
 
 variable "output" {
   type        = string
