@@ -47,7 +47,9 @@ type machine struct {
 
 var _ communicator.Communicator = (*machine)(nil)
 
-// boot starts the init process of a machine rooted at root.
+// boot starts the init process of a machine rooted at root. It takes no
+// context: the machine runs until powerOff, not until the step that booted
+// it ends.
 func boot(root string) (*machine, error) {
 	proc := exec.Command("/bin/sh", "-c", "read _")
 	proc.Dir = root
@@ -144,6 +146,7 @@ func (m *machine) Run(ctx context.Context, cmd *communicator.Cmd) error {
 	case <-ctx.Done():
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 		<-waited
+		m.forget(pgid)
 		return fmt.Errorf("run: %w", context.Cause(ctx))
 	}
 	m.forget(pgid)
