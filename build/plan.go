@@ -32,9 +32,8 @@ type Build struct {
 	Block  *template.Build
 	Source *template.BuildSource
 
-	builder        builder.Builder
-	builderFactory builder.Factory
-	provisioners   []*plannedProvisioner
+	builder      builder.Builder
+	provisioners []*plannedProvisioner
 	// familyTests are the provisioners of the family's test block.
 	familyTests    []*plannedProvisioner
 	errorCleanup   *plannedProvisioner
@@ -115,13 +114,13 @@ func (p *planner) add(diags hcl.Diagnostics) {
 
 func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
 	out := &Build{Name: s.FullName(b), Block: b, Source: s}
-	ectx := familyEvalContext(p.tpl.EvalContext(b, s, nil), b.Family, "")
+	ectx := familyEvalContext(p.tpl.EvalContext(b, s, nil), b.Family)
 	if f, ok := p.reg.Builders.Lookup(s.Ref.Type); !ok {
 		p.add(unknownType(p.reg.Builders.UnknownError(s.Ref.Type), p.typeRange(s)))
 	} else {
 		bld, diags := f(s.Body, ectx)
 		p.add(diags)
-		out.builder, out.builderFactory = bld, f
+		out.builder = bld
 	}
 	p.planFamily(out, ectx)
 	for _, pb := range b.Provisioners {
