@@ -80,7 +80,7 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 	}
 	if img, ok := fr.unchanged(fr.imgs); ok {
 		fr.say("inputs unchanged (%s): reusing version %s (%s); nothing was launched (-force rebuilds)", short(fr.digest), img.Version, img.Name)
-		return r.finishFamily(ctx, fr.fb.FamilyArtifact(img))
+		return r.finishFamily(ctx, img.Version, fr.fb.FamilyArtifact(img))
 	}
 	version, name, err := fr.pickVersion()
 	if err != nil {
@@ -96,7 +96,7 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 		}
 	}
 	if v.art == nil { // another build's image with the same inputs
-		return r.finishFamily(ctx, fr.fb.FamilyArtifact(v.img))
+		return r.finishFamily(ctx, v.img.Version, fr.fb.FamilyArtifact(v.img))
 	}
 	if err := fr.test(ctx, env, &v.img); err != nil {
 		return nil, err
@@ -107,7 +107,7 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 	if err := fr.prune(ctx); err != nil {
 		return nil, err
 	}
-	return r.finishFamily(ctx, v.art)
+	return r.finishFamily(ctx, v.img.Version, v.art)
 }
 
 // familyRun is one family build's resolved inputs.
@@ -215,35 +215,37 @@ func (fr *familyRun) imageName(version string) (string, error) {
 // the same inputs. It returns nil when the builder made nothing.
 func (fr *familyRun) bake(ctx context.Context, env *builder.Env, version, name string) (*familyVersion, error) {
 	for attempt := 1; ; attempt++ {
+		fr.r.setVersion(version)
 		benv := *env
 		benv.Image = &builder.Image{Name: name, Family: fr.f.Name, Version: version, Tags: fr.r.lineage(fr.f.Name, version, fr.digest, fr.source)}
 		fr.say("building version %s as %s (inputs %s)", version, name, short(fr.digest))
 		art, err := fr.fb.Run(ctx, &benv, builder.HookFunc(fr.r.provision))
-		if !errors.Is(err, family.ErrNameTaken) || !autoVersion(fr.f.Version) || attempt == maxNameAttempts {
-			if err != nil || art == nil {
+		if errors.Is(err, family.ErrNameTaken) && autoVersion(fr.f.Version) && attempt < maxNameAttempts {
+			if imgs, lerr := fr.cat.Images(ctx, fr.f.Name); lerr == nil {
+				if img, ok := fr.unchanged(imgs); ok {
+					fr.say("another build made version %s from the same inputs meanwhile: reusing it", img.Version)
+					return &familyVersion{img: img}, nil
+				}
+			}
+			next, err := family.Bump(version)
+			if err != nil {
 				return nil, err
 			}
-			img, err := family.Find(ctx, fr.cat, fr.f.Name, version)
-			if err != nil {
-				return nil, fmt.Errorf("family %s: find the new image: %w", fr.f.Name, err)
+			fr.say("another build took %s: building %s instead", name, next)
+			version = next
+			if name, err = fr.imageName(version); err != nil {
+				return nil, err
 			}
-			return &familyVersion{img: img, art: art}, nil
+			continue
 		}
-		if imgs, lerr := fr.cat.Images(ctx, fr.f.Name); lerr == nil {
-			if img, ok := fr.unchanged(imgs); ok {
-				fr.say("another build made version %s from the same inputs meanwhile: reusing it", img.Version)
-				return &familyVersion{img: img}, nil
-			}
+		if err != nil || art == nil {
+			return nil, err
 		}
-		next, err := family.Bump(version)
+		img, err := family.Find(ctx, fr.cat, fr.f.Name, version)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("family %s: find the new image: %w", fr.f.Name, err)
 		}
-		fr.say("another build took %s: building %s instead", name, next)
-		version = next
-		if name, err = fr.imageName(version); err != nil {
-			return nil, err
-		}
+		return &familyVersion{img: img, art: art}, nil
 	}
 }
 
@@ -273,6 +275,7 @@ func (fr *familyRun) test(ctx context.Context, env *builder.Env, img *family.Ima
 		return nil
 	}
 	fr.say("testing version %s on a fresh machine", img.Version)
+	fr.r.setVersion(img.Version)
 	tester, ok := fr.fb.(family.Tester)
 	if !ok {
 		return fmt.Errorf("family %s: source type %q cannot test its images", fr.f.Name, fr.r.b.Source.Ref.Type)
@@ -338,10 +341,19 @@ func autoVersion(policy string) bool {
 	return policy == "auto" || policy == "minor" || policy == "major"
 }
 
-// finishFamily reports the artifact and runs the post-processors.
-func (r *runner) finishFamily(ctx context.Context, art artifact.Artifact) ([]artifact.Artifact, error) {
+// finishFamily reports the artifact of version and runs the
+// post-processors.
+func (r *runner) finishFamily(ctx context.Context, version string, art artifact.Artifact) ([]artifact.Artifact, error) {
+	r.setVersion(version)
 	r.artifactCreated(art)
 	return r.postProcess(ctx, art)
+}
+
+// setVersion makes family.version the version the build is at for the
+// provisioners and post-processors decoded from now on.
+func (r *runner) setVersion(version string) {
+	r.version = version
+	r.setData(r.data)
 }
 
 // sameInputs returns the oldest image with inputs digest that did not fail

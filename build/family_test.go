@@ -384,3 +384,31 @@ func TestFamilyNameMustHoldVersion(t *testing.T) {
 		t.Errorf("something ran: %v", w.recorded())
 	}
 }
+
+// TestFamilyVersionInProvisioners: provisioners, test provisioners and
+// post-processors see family.name and family.version of the version the
+// build is at, also when it reuses an unchanged one.
+func TestFamilyVersionInProvisioners(t *testing.T) {
+	w := &world{}
+	src := strings.Replace(localFamilyTemplate, "ROOT", t.TempDir(), 1)
+	src = strings.Replace(src, "command = var.cmd", `command = "echo ${family.name} ${family.version}"`, 1)
+	src = strings.Replace(src, "command = var.test", `command = "test ${family.version}"`, 1)
+	src = strings.Replace(src, "  provisioner \"record\" {\n    command = \"echo", "  post-processor \"wrap\" {\n    suffix = \"+${family.version}\"\n    keep   = true\n  }\n  provisioner \"record\" {\n    command = \"echo", 1)
+	for run := range 2 {
+		tpl := load(t, src)
+		builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		res := Run(context.Background(), tpl, builds, Options{})
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(res.Builds[0].Artifacts); len(got) != 2 || !strings.HasSuffix(got[1], "web-1.0.0.qcow2+1.0.0") {
+			t.Errorf("run %d: artifacts %v", run, got)
+		}
+	}
+	if got := strings.Join(w.recorded(), "\n"); !strings.Contains(got, ": echo web 1.0.0") || !strings.Contains(got, ": test 1.0.0") {
+		t.Errorf("commands:\n%s", got)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
 )
@@ -170,12 +171,18 @@ type runner struct {
 	// decoded in ectx.
 	data map[string]string
 	ectx *hcl.EvalContext
+	// version is family.version in ectx, in a build with a family block
+	// (setVersion).
+	version string
 }
 
 // setData sets build.* from what the builder reported.
 func (r *runner) setData(reported map[string]string) {
 	r.data = buildData(r.info, reported)
 	r.ectx = r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
+	if f := r.b.Block.Family; f != nil {
+		r.ectx = family.EvalContext(r.ectx, f.Name, r.version)
+	}
 }
 
 func (r *runner) notStarted(ctx context.Context) BuildResult {
