@@ -90,10 +90,8 @@ func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.
 	if err != nil || v == nil {
 		return nil, err
 	}
-	if v.art != nil {
-		if v, err = fr.settle(ctx, v); err != nil {
-			return nil, err
-		}
+	if v, err = fr.settle(ctx, v); err != nil {
+		return nil, err
 	}
 	if v.art == nil { // another build's image with the same inputs
 		return r.finishFamily(ctx, v.img.Version, fr.fb.FamilyArtifact(v.img))
@@ -250,8 +248,11 @@ func (fr *familyRun) bake(ctx context.Context, env *builder.Env, version, name s
 }
 
 // settle keeps one image when two runners built the same inputs at once:
-// the older version stays and v's image is removed.
+// the older version stays and the image v baked is removed.
 func (fr *familyRun) settle(ctx context.Context, v *familyVersion) (*familyVersion, error) {
+	if v.art == nil {
+		return v, nil // not baked here
+	}
 	imgs, err := fr.cat.Images(ctx, fr.f.Name)
 	if err != nil {
 		return v, nil // the duplicate, if there is one, stays for retention

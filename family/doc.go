@@ -22,6 +22,8 @@
 // and hands Run the chosen image's name, family, version and lineage tags
 // in builder.Env.Image. family.version anywhere else in a source is an
 // error at its range (GuardVersion); family.name may be used anywhere.
+// Provisioners, test provisioners and post-processors see family.version
+// of the version being built, tested or reused.
 //
 // # Lineage tags
 //
