@@ -103,11 +103,7 @@ func (b *localFamilyBuilder) FamilySource(context.Context) ([]byte, string, erro
 }
 
 func (b *localFamilyBuilder) ImageName(fam, version string) (string, error) {
-	name, ok, err := b.names.Value("name", fam, version)
-	if !ok {
-		return family.DefaultName(fam, version), err
-	}
-	return name, err
+	return b.names.Value("name", fam, version, family.DefaultName(fam, version))
 }
 
 func (b *localFamilyBuilder) FamilyArtifact(img family.Image) artifact.Artifact {

@@ -77,29 +77,29 @@ func NewNames(body hcl.Body, ectx *hcl.EvalContext, attrs ...string) Names {
 }
 
 // Value evaluates attribute attr for version of family fam (family.name
-// and family.version set). ok is false when the template does not set it
-// (or sets it to null).
-func (n Names) Value(attr, fam, version string) (value string, ok bool, err error) {
+// and family.version set), or returns def when the template does not set
+// it (or sets it to null).
+func (n Names) Value(attr, fam, version, def string) (string, error) {
 	expr, ok := n.exprs[attr]
 	if !ok {
-		return "", false, nil
+		return def, nil
 	}
 	v, diags := expr.Value(EvalContext(n.ectx, fam, version))
 	if diags.HasErrors() {
-		return "", true, fmt.Errorf("%s: %w", attr, diags)
+		return "", fmt.Errorf("%s: %w", attr, diags)
 	}
 	v, _ = v.UnmarkDeep()
 	if v.IsNull() {
-		return "", false, nil // as the decoder reads it: not set
+		return def, nil // as the decoder reads it: not set
 	}
 	if !v.IsWhollyKnown() {
-		return "", true, fmt.Errorf("%s: the value is not known for version %s", attr, version)
+		return "", fmt.Errorf("%s: the value is not known for version %s", attr, version)
 	}
 	s, err := convert.Convert(v, cty.String)
 	if err != nil {
-		return "", true, fmt.Errorf("%s: %w", attr, err)
+		return "", fmt.Errorf("%s: %w", attr, err)
 	}
-	return s.AsString(), true, nil
+	return s.AsString(), nil
 }
 
 // GuardVersion returns body, to be decoded in ectx, wrapped so that

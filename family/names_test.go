@@ -53,17 +53,16 @@ block {
 }
 `)
 	n := family.NewNames(body, ectx, "name", "missing", "gone")
-	for attr, want := range map[string]string{"name": "p-web-1.2.3", "missing": "", "gone": ""} {
-		got, ok, err := n.Value(attr, "web", "1.2.3")
-		if err != nil || got != want || ok != (want != "") {
-			t.Errorf("%s = %q, %v, %v; want %q", attr, got, ok, err, want)
+	for attr, want := range map[string]string{"name": "p-web-1.2.3", "missing": "def", "gone": "def", "other": "def"} {
+		if got, err := n.Value(attr, "web", "1.2.3", "def"); err != nil || got != want {
+			t.Errorf("%s = %q, %v; want %q", attr, got, err, want)
 		}
 	}
-	if _, _, err := family.NewNames(parse(t, `name = "${var.nope}"`), ectx, "name").Value("name", "web", "1.0.0"); err == nil {
+	if _, err := family.NewNames(parse(t, `name = "${var.nope}"`), ectx, "name").Value("name", "web", "1.0.0", ""); err == nil {
 		t.Error("an undefined variable in the name is no error")
 	}
-	if _, ok, _ := (family.Names{}).Value("name", "web", "1.0.0"); ok {
-		t.Error("the zero Names has a name")
+	if got, err := (family.Names{}).Value("name", "web", "1.0.0", "def"); got != "def" || err != nil {
+		t.Errorf("the zero Names: %q, %v", got, err)
 	}
 }
 

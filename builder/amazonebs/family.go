@@ -113,12 +113,9 @@ func (b *Builder) FamilySource(ctx context.Context) ([]byte, string, error) {
 // FAMILY-VERSION when it is not set (legacy {{ }} strings are rendered when
 // the image is made).
 func (b *Builder) ImageName(fam, version string) (string, error) {
-	name, ok, err := b.names.Value("ami_name", fam, version)
+	name, err := b.names.Value("ami_name", fam, version, family.DefaultName(fam, version))
 	if err != nil {
 		return "", fmt.Errorf("amazon-ebs: %w", err)
-	}
-	if !ok {
-		return family.DefaultName(fam, version), nil
 	}
 	return name, nil
 }

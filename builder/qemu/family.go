@@ -48,12 +48,9 @@ func (b *Builder) FamilyCatalog(_ context.Context, fam string) (family.Catalog, 
 // format's extension, or FAMILY-VERSION when vm_name is not set. Run
 // writes the image as NAME.FORMAT.
 func (b *Builder) ImageName(fam, version string) (string, error) {
-	vm, ok, err := b.names.Value("vm_name", fam, version)
+	vm, err := b.names.Value("vm_name", fam, version, family.DefaultName(fam, version))
 	if err != nil {
 		return "", fmt.Errorf("qemu: %w", err)
-	}
-	if !ok {
-		return family.DefaultName(fam, version), nil
 	}
 	return strings.TrimSuffix(vm, "."+b.cfg.format()), nil
 }
@@ -62,12 +59,9 @@ func (b *Builder) ImageName(fam, version string) (string, error) {
 // name: output_directory evaluated for the version, or output-FAMILY/NAME,
 // so that every version of a family shares the output root.
 func (b *Builder) familyOutputDir(fam, version, name string) (string, error) {
-	dir, ok, err := b.names.Value("output_directory", fam, version)
+	dir, err := b.names.Value("output_directory", fam, version, filepath.Join("output-"+fam, name))
 	if err != nil {
 		return "", fmt.Errorf("qemu: %w", err)
-	}
-	if !ok {
-		return filepath.Join("output-"+fam, name), nil
 	}
 	return dir, nil
 }
