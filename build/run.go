@@ -14,6 +14,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
@@ -171,12 +172,19 @@ type runner struct {
 	// decoded in ectx.
 	data map[string]string
 	ectx *hcl.EvalContext
+	// version is family.version in ectx, in a build with a family block
+	// (setVersion).
+	version string
 }
 
 // setData sets build.* from what the builder reported.
 func (r *runner) setData(reported map[string]string) {
 	r.data = buildData(r.info, reported)
-	r.ectx = hclconf.ForRun(r.tpl.EvalContext(r.b.Block, r.b.Source, r.data))
+	ectx := r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
+	if f := r.b.Block.Family; f != nil {
+		ectx = family.EvalContext(ectx, f.Name, r.version)
+	}
+	r.ectx = hclconf.ForRun(ectx)
 }
 
 func (r *runner) notStarted(ctx context.Context) BuildResult {
@@ -228,7 +236,7 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 	if r.b.Block.Family != nil {
 		return r.buildFamily(ctx, env)
 	}
-	bld, err := r.decodeBuilder("")
+	bld, err := r.decodeBuilder()
 	if err != nil {
 		return nil, err
 	}
@@ -243,11 +251,12 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 	return r.postProcess(ctx, art)
 }
 
-// decodeBuilder decodes the build's source again for running, with
-// family.version set to version for a build with a family block: Plan decoded
-// it for validation, when values such as data sources' may not be known.
-func (r *runner) decodeBuilder(version string) (builder.Builder, error) {
-	ectx := familyEvalContext(r.tpl.EvalContext(r.b.Block, r.b.Source, nil), r.b.Block.Family, version)
+// decodeBuilder decodes the source of a build without a family block again
+// for running: Plan decoded it for validation, when values such as data
+// sources' may not be known. (A family build runs the builder Plan decoded,
+// once, and names its image through builder.Env.Image.)
+func (r *runner) decodeBuilder() (builder.Builder, error) {
+	ectx := r.tpl.EvalContext(r.b.Block, r.b.Source, nil)
 	bld, diags := r.b.builderFactory(r.b.Source.Body, hclconf.ForRun(ectx))
 	if diags.HasErrors() {
 		return nil, fmt.Errorf("decode source: %w", diags)

@@ -17,6 +17,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/awsutil"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/step"
@@ -33,10 +34,8 @@ type Builder struct {
 	journalDir string
 	publicIP   func(ctx context.Context) (string, error)
 	waits      waitTimes
-	// family is set when the source is decoded for a build with a family
-	// block; lineage holds the tags SetLineage gave.
-	family  *familyVars
-	lineage map[string]string
+	// names holds ami_name unevaluated, to name a family's versions.
+	names family.Names
 }
 
 // waitTimes bounds the waits. The deadlines are generous: the AMI waits
@@ -56,15 +55,14 @@ var defaultWaits = waitTimes{
 
 // New decodes a source "amazon-ebs" body. It has no side effects.
 func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
-	b := &Builder{waits: defaultWaits, family: familyFrom(ectx)}
-	diags := hclconf.Decode(body, ectx, &b.cfg)
+	b := &Builder{waits: defaultWaits, names: family.NewNames(body, ectx, "ami_name")}
+	var versionRefs hcl.Diagnostics
+	diags := hclconf.Decode(family.GuardVersion(body, ectx, &versionRefs, "ami_name"), ectx, &b.cfg)
+	diags = append(diags, versionRefs...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	if b.family != nil && b.cfg.AMIName == "" && !attrSet(body, "ami_name") {
-		b.cfg.AMIName = b.family.imageName()
-	}
-	diags = append(diags, b.cfg.validate(body)...)
+	diags = append(diags, b.cfg.validate(body, family.EngineNamed(ectx))...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -109,7 +107,7 @@ type state struct {
 	debugKeys []string
 	// launch
 	instance types.Instance
-	// lineage tags of a family image (SetLineage)
+	// lineage tags of a family image (builder.Env.Image)
 	lineage map[string]string
 	// create-image, copy
 	mu        sync.Mutex
@@ -177,7 +175,9 @@ func (b *Builder) run(ctx context.Context, env *builder.Env, hook builder.Hook, 
 		tempTags: awsutil.TempTags(build, time.Now(), ttl),
 		publicIP: b.publicIP,
 		images:   map[string]string{}, snapshots: map[string][]string{},
-		lineage: b.lineage,
+	}
+	if env.Image != nil {
+		s.lineage = env.Image.Tags
 	}
 	if s.publicIP == nil {
 		s.publicIP = checkIP

@@ -38,20 +38,19 @@ type Builder struct {
 	tmpRoot  string // temporary directories; "" means os.TempDir()
 	client   *http.Client
 
-	// lineage holds the family tags SetLineage gave: Run then writes the
-	// image's sidecar.
-	lineage map[string]string
+	// names holds vm_name and output_directory unevaluated, to name a
+	// family's versions.
+	names family.Names
 }
 
 // New decodes a source "qemu" body. It has no side effects.
 func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
-	b := &Builder{host: realHost, client: http.DefaultClient}
-	diags := hclconf.Decode(body, ectx, &b.cfg)
+	b := &Builder{host: realHost, client: http.DefaultClient, names: family.NewNames(body, ectx, familyNaming...)}
+	var versionRefs hcl.Diagnostics
+	diags := hclconf.Decode(family.GuardVersion(body, ectx, &versionRefs, familyNaming...), ectx, &b.cfg)
+	diags = append(diags, versionRefs...)
 	if diags.HasErrors() {
 		return nil, diags
-	}
-	if name, version, ok := family.FromEvalContext(ectx); ok {
-		b.cfg.familyDefaults(name, version)
 	}
 	vdiags, warnings := b.cfg.validate(body, ectx)
 	diags = append(diags, vdiags...)
@@ -140,8 +139,8 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 	if s.efiVars != "" && !b.cfg.EFIDropEFIVars {
 		a.files = append(a.files, filepath.Join(s.outDir, filepath.Base(s.efiVars)))
 	}
-	if b.lineage != nil {
-		if err := b.writeSidecar(a); err != nil {
+	if env.Image != nil {
+		if err := writeSidecar(a, env.Image); err != nil {
 			return nil, err
 		}
 	}
@@ -158,7 +157,15 @@ func sourceName(info builder.Info) string {
 func (b *Builder) prepare(_ context.Context, s *state, u *step.Undo) error {
 	name := sourceName(s.env.Info)
 	s.imageName = b.cfg.imageName(name)
-	out, err := filepath.Abs(b.cfg.outputDir(name))
+	dir := b.cfg.outputDir(name)
+	if img := s.env.Image; img != nil {
+		s.imageName = img.Name + "." + b.cfg.format()
+		var err error
+		if dir, err = b.familyOutputDir(img.Family, img.Version, img.Name); err != nil {
+			return err
+		}
+	}
+	out, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("output directory: %w", err)
 	}
