@@ -15,6 +15,6 @@
 // AMI and runs only with KILN_ACC=1 (see acc_test.go); it is never run in CI.
 //
 // It sits in kiln's components layer, on aws-sdk-go-v2, internal/awsutil,
-// internal/step and communicator/ssh. It never imports a provisioner:
+// package step and communicator/ssh. It never imports a provisioner:
 // provisioning reaches it as the builder.Hook.
 package amazonebs

@@ -11,7 +11,7 @@
 // verifies the host key strictly. The accelerator, unless given, is KVM only
 // where it really works (see detectAccelerator), TCG otherwise.
 //
-// A build is a list of steps (internal/step) whose undo kills qemu and
+// A build is a list of steps (package step) whose undo kills qemu and
 // removes temporary files, also when the build is interrupted; the output
 // directory appears only when the build succeeds. scripts/base-image.sh
 // makes a small Debian base image to build from.

@@ -1,5 +1,7 @@
-// Package awsutil holds the AWS mechanics shared by kiln's AWS components (the
-// amazon-ebs builder today; AWS data sources and image families later): the
+// Package awsutil holds the AWS mechanics shared by kiln's AWS components
+// (the amazon-ebs builder and its image-family catalog, the amazon-ami and
+// amazon-parameterstore data sources) and the façade's AWS entry points
+// (kiln.Clean, kiln.OpenCatalog): the
 // access options as Packer spells them and the aws.Config they load into, one
 // adaptive retryer per process and region so that parallel builds slow down
 // together when throttled, waiters that poll with a low ceiling and say what

@@ -23,6 +23,6 @@
 // lock file beside it (for other kiln processes), and the file is replaced
 // atomically: written to a temporary file, then renamed.
 //
-// It sits in kiln's components layer; the build engine registers New under
+// It sits in kiln's components layer; kiln.DefaultRegistries registers New under
 // the type label "manifest".
 package manifest
