@@ -3,6 +3,7 @@ package hclconf
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -37,13 +38,34 @@ var durationType = reflect.TypeFor[time.Duration]()
 //	SSH     ssh.Config    `hcl:",squash"`         // fields decoded from the same body
 //
 // Values that are not yet known leave the field unchanged. Decoding has no side
-// effects beyond v.
+// effects beyond v. The diagnostics come in source order, the same on every
+// run.
 func Decode(body hcl.Body, ectx *hcl.EvalContext, v any) hcl.Diagnostics {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("hclconf: Decode needs a pointer to a struct, got %T", v))
 	}
-	return decodeBody(dynblock.Expand(body, ectx), ectx, rv.Elem(), nil)
+	diags := decodeBody(dynblock.Expand(body, ectx), ectx, rv.Elem(), nil)
+	sortBySource(diags)
+	return diags
+}
+
+// sortBySource orders diagnostics by file, line and column: HCL reports the
+// unknown arguments of a body in the order of a map. Diagnostics without a
+// range keep their order, after the others.
+func sortBySource(diags hcl.Diagnostics) {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
 }
 
 func decodeBody(body hcl.Body, ectx *hcl.EvalContext, rv reflect.Value, labels []string) hcl.Diagnostics {
