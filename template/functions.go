@@ -200,14 +200,7 @@ func (t *Template) envFunc(inDefaults bool) function.Function {
 			if !inDefaults {
 				return cty.UnknownVal(cty.String), fmt.Errorf("env can only be used in the default value of a variable; declare a variable with default = env(%q) and use it instead", args[0].AsString())
 			}
-			prefix := args[0].AsString() + "="
-			val := ""
-			for _, kv := range t.env {
-				if v, ok := strings.CutPrefix(kv, prefix); ok {
-					val = v // the last entry wins, as in os.Getenv
-				}
-			}
-			return cty.StringVal(val), nil
+			return cty.StringVal(t.getenv(args[0].AsString())), nil
 		},
 	})
 }

@@ -124,6 +124,7 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 		vars: map[string]*varDecl{},
 	}
 	defer func() { l.t.Files = l.parser.Files() }()
+	l.t.IterationID = newUUID()
 	l.t.funcs = l.t.functions(false)
 
 	files, autoVarFiles, diags := l.findFiles(path)
@@ -272,7 +273,7 @@ func (t *Template) baseVariables() map[string]cty.Value {
 		"local":  cty.ObjectVal(locals),
 		"data":   t.dataValue(),
 		"path":   t.pathValue(),
-		"packer": cty.ObjectVal(map[string]cty.Value{"version": cty.StringVal(PackerVersion)}),
+		"packer": t.packerValue(),
 	}
 }
 
