@@ -1,6 +1,9 @@
 package template
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -58,6 +61,51 @@ func TestPackerVariablesOfAZeroTemplate(t *testing.T) {
 		v, err := eval(t, &Template{}, nil, nil, nil, src)
 		if err != nil || v.IsKnown() {
 			t.Errorf("%s = %#v, %v; want unknown", src, v, err)
+		}
+	}
+}
+
+// HCL lists a block's unknown arguments from a map; Load must report them in
+// source order on every run.
+func TestLoadDiagnosticsInSourceOrder(t *testing.T) {
+	dir := t.TempDir()
+	src := `source "null" "x" {
+  communicator = "none"
+}
+
+build {
+  sources = ["source.null.x"]
+  zulu    = 1
+  alpha   = 2
+  mike    = 3
+  bravo   = 4
+  yankee  = 5
+}
+
+packer {
+  required_version = ">= 9"
+  charlie          = 6
+  xray             = 7
+}
+`
+	if err := os.WriteFile(filepath.Join(dir, "a.pkr.hcl"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "b.pkr.hcl"), []byte("variable \"v\" {\n  kind = 1\n  sort = 2\n  type = string\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	want := "[a.pkr.hcl:7:3 a.pkr.hcl:8:3 a.pkr.hcl:9:3 a.pkr.hcl:10:3 a.pkr.hcl:11:3 a.pkr.hcl:15:22 a.pkr.hcl:16:3 a.pkr.hcl:17:3 b.pkr.hcl:2:3 b.pkr.hcl:3:3]"
+	for run := range 20 {
+		_, diags := Load(dir, WithNow(testNow), WithEnviron(nil))
+		var got []string
+		for _, d := range diags {
+			if d.Subject == nil {
+				t.Fatalf("diagnostic without a range: %s", d.Error())
+			}
+			got = append(got, fmt.Sprintf("%s:%d:%d", filepath.Base(d.Subject.Filename), d.Subject.Start.Line, d.Subject.Start.Column))
+		}
+		if fmt.Sprint(got) != want {
+			t.Fatalf("run %d: diagnostics at\n%s\nwant\n%s\n%s", run, got, want, diags.Error())
 		}
 	}
 }

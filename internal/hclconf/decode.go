@@ -45,15 +45,14 @@ func Decode(body hcl.Body, ectx *hcl.EvalContext, v any) hcl.Diagnostics {
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("hclconf: Decode needs a pointer to a struct, got %T", v))
 	}
-	diags := decodeBody(dynblock.Expand(body, ectx), ectx, rv.Elem(), nil)
-	sortBySource(diags)
-	return diags
+	return SortBySource(decodeBody(dynblock.Expand(body, ectx), ectx, rv.Elem(), nil))
 }
 
-// sortBySource orders diagnostics by file, line and column: HCL reports the
-// unknown arguments of a body in the order of a map. Diagnostics without a
-// range keep their order, after the others.
-func sortBySource(diags hcl.Diagnostics) {
+// SortBySource orders diagnostics by file, line and column, in place, and
+// returns them: HCL reports the unknown arguments of a body in the order of a
+// map, which differs from run to run. Diagnostics without a range keep their
+// order, after the others.
+func SortBySource(diags hcl.Diagnostics) hcl.Diagnostics {
 	sort.SliceStable(diags, func(i, j int) bool {
 		a, b := diags[i].Subject, diags[j].Subject
 		switch {
@@ -66,6 +65,7 @@ func sortBySource(diags hcl.Diagnostics) {
 		}
 		return a.Start.Column < b.Start.Column
 	})
+	return diags
 }
 
 func decodeBody(body hcl.Body, ectx *hcl.EvalContext, rv reflect.Value, labels []string) hcl.Diagnostics {

@@ -59,7 +59,7 @@ func TestSortBySourceKeepsRangelessLast(t *testing.T) {
 		{Summary: "a 2:1", Subject: at("a.pkr.hcl", 2, 1)},
 		{Summary: "a 1:9", Subject: at("a.pkr.hcl", 1, 9)},
 	}
-	sortBySource(diags)
+	SortBySource(diags)
 	var got []string
 	for _, d := range diags {
 		got = append(got, d.Summary)

@@ -8,5 +8,6 @@
 // unknown values left unset (so validation works before data sources or
 // build-time values are known). Unknown attributes are errors at their range,
 // with a "did you mean" from HCL; Decode returns every diagnostic in source
-// order, so that the same body gives the same list on every run.
+// order (SortBySource, which package template uses for Load too), so that the
+// same body gives the same list on every run.
 package hclconf
