@@ -70,13 +70,12 @@ func (t *Template) addPackerFunctions(m funcMap) {
 // call, even with unknown arguments, is an error at the call that names the
 // function and says why.
 func unsupportedFunc(name string, params []string, reason string) function.Function {
+	err := fmt.Errorf("kiln does not support %s() yet: %s", name, reason)
 	spec := &function.Spec{
-		Type: func([]cty.Value) (cty.Type, error) {
-			return cty.NilType, fmt.Errorf("kiln does not support %s() yet: %s", name, reason)
-		},
-		Impl: func([]cty.Value, cty.Type) (cty.Value, error) {
-			return cty.NilVal, fmt.Errorf("kiln does not support %s() yet: %s", name, reason)
-		},
+		// Type runs even when the arguments are unknown, so validation
+		// reports the call; Impl is then never reached.
+		Type: func([]cty.Value) (cty.Type, error) { return cty.NilType, err },
+		Impl: func([]cty.Value, cty.Type) (cty.Value, error) { return cty.NilVal, err },
 	}
 	for _, p := range params {
 		spec.Params = append(spec.Params, function.Parameter{Name: p, Type: cty.String, AllowUnknown: true, AllowNull: true, AllowDynamicType: true})
