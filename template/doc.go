@@ -43,11 +43,25 @@
 //     post-processor (name, only, except, pause_before, max_retries, timeout,
 //     keep_input_artifact, override) are decoded and removed from the body.
 //
-// Functions are the cty standard library plus Packer's own (timestamp, uuidv4,
-// file, fileset, templatefile, yamlencode, env in variable defaults, ...).
-// Relative paths in file functions are resolved against the working
-// directory, as in Packer; path.root names the template's directory.
-// timestamp() returns the run's one timestamp (Template.Now).
+// Functions are Packer 1.16's library with Packer's semantics: the cty
+// standard library plus Packer's own (timestamp, legacy_isotime and
+// legacy_strftime, uuidv4 and uuidv5, file, fileset, templatefile, cidrhost
+// and the other cidr functions, index, sum, alltrue, anytrue, convert,
+// textencodebase64, base64gzip, urlencode, bcrypt, rsadecrypt, rfc3339_parse,
+// unix_timestamp_parse, env in variable defaults, ...). Relative paths in
+// file functions are resolved against the working directory, as in Packer;
+// path.root names the template's directory. timestamp(), legacy_isotime and
+// legacy_strftime read the run's one timestamp (Template.Now). vault() and
+// consul_key() are known but not supported: kiln embeds no Vault or Consul
+// client, and every call is an error at the call that says so.
+//
+// packer.version is PackerVersion; packer.iterationID is the run's
+// Template.IterationID, a random UUID; packer.versionFingerprint is
+// HCP_PACKER_BUILD_FINGERPRINT from the environment when set, as in Packer,
+// and otherwise the iteration ID (kiln uses no HCP Packer registry).
+//
+// Load's diagnostics come in source order (file, line, column), the same on
+// every run.
 //
 // WriteDiagnostics prints diagnostics with snippets and without sensitive
 // values; SensitiveValues lists them for redaction elsewhere. Format writes a

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -94,7 +95,8 @@ type loader struct {
 
 // Load reads a template from path: one file, or every *.pkr.hcl, *.kiln.hcl,
 // *.pkr.json and *.kiln.json file of a directory (not its subdirectories).
-// It reports every problem it finds at once. The returned Template is never
+// It reports every problem it finds at once, in source order (file, line,
+// column; those without a range last). The returned Template is never
 // nil: even when loading fails it holds the parsed files, so that
 // WriteDiagnostics can show snippets.
 func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
@@ -124,6 +126,7 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 		vars: map[string]*varDecl{},
 	}
 	defer func() { l.t.Files = l.parser.Files() }()
+	l.t.IterationID = newUUID()
 	l.t.funcs = l.t.functions(false)
 
 	files, autoVarFiles, diags := l.findFiles(path)
@@ -183,7 +186,7 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("The template at %s has no build block, so it builds nothing.", path),
 		})
 	}
-	return l.t, diags
+	return l.t, hclconf.SortBySource(diags)
 }
 
 // findFiles lists the template files and the auto var files to read.
@@ -272,7 +275,7 @@ func (t *Template) baseVariables() map[string]cty.Value {
 		"local":  cty.ObjectVal(locals),
 		"data":   t.dataValue(),
 		"path":   t.pathValue(),
-		"packer": cty.ObjectVal(map[string]cty.Value{"version": cty.StringVal(PackerVersion)}),
+		"packer": t.packerValue(),
 	}
 }
 

@@ -18,6 +18,9 @@ type Template struct {
 	// Now is the run's single timestamp: every timestamp() call and legacy
 	// {{ timestamp }} in one run agrees on it.
 	Now time.Time
+	// IterationID is the run's packer.iterationID, a random UUID that Load
+	// chooses: every expression in one run agrees on it.
+	IterationID string
 
 	Variables map[string]*Variable
 	Locals    map[string]*Local

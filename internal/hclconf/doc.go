@@ -9,5 +9,7 @@
 // (data sources and build-time values are not known yet); to run (a context
 // from ForRun), an unknown value is an error at its attribute, with the reason
 // a NotKnown mark on the value gives. Unknown attributes are errors at their
-// range, with a "did you mean" from HCL.
+// range, with a "did you mean" from HCL; Decode returns every diagnostic in
+// source order (SortBySource, which package template uses for Load too), so
+// that the same body gives the same list on every run.
 package hclconf
