@@ -93,14 +93,30 @@ type remover struct {
 	waits  waitTimes
 }
 
+// maxTerminations bounds the TerminateInstances calls remover.instance
+// makes for one instance.
+const maxTerminations = 5
+
 // instance terminates an instance, waits until it is gone, and deletes the
-// volumes of build that it left (delete_on_termination = false).
+// volumes of build that it left (delete_on_termination = false). An
+// instance seen in a state that a termination does not lead through
+// (stopped, stopping, running, pending: a stop or start that reached EC2
+// after the termination, or a stale answer) is asked to terminate again, up
+// to maxTerminations requests in all; then the wait fails rather than
+// waiting for a state that will not come.
 func (r remover) instance(ctx context.Context, c EC2, id, build string) error {
-	_, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
-	if err != nil && !notFound(err) {
-		return fmt.Errorf("terminate instance %s: %w", id, err)
+	terminate := func(ctx context.Context) error {
+		_, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		if err != nil && !notFound(err) {
+			return fmt.Errorf("terminate instance %s: %w", id, err)
+		}
+		return nil
 	}
-	err = r.waiter(r.waits.removal).Wait(ctx, "instance "+id, "terminated", func(ctx context.Context) (string, bool, error) {
+	if err := terminate(ctx); err != nil {
+		return err
+	}
+	requests := 1
+	err := r.waiter(r.waits.removal).Wait(ctx, "instance "+id, "terminated", func(ctx context.Context) (string, bool, error) {
 		out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 		if notFound(err) {
 			return "gone", true, nil
@@ -108,10 +124,29 @@ func (r remover) instance(ctx context.Context, c EC2, id, build string) error {
 		if err != nil {
 			return "", false, err
 		}
-		if in := firstInstance(out); in != nil {
-			return string(in.State.Name), in.State.Name == types.InstanceStateNameTerminated, nil
+		in := firstInstance(out)
+		if in == nil {
+			return "gone", true, nil
 		}
-		return "gone", true, nil
+		var st types.InstanceStateName
+		if in.State != nil {
+			st = in.State.Name
+		}
+		switch st {
+		case types.InstanceStateNameTerminated:
+			return string(st), true, nil
+		case types.InstanceStateNameShuttingDown:
+			return string(st), false, nil
+		default:
+			if requests >= maxTerminations {
+				return "", false, fmt.Errorf("instance %s is still %s after %d termination requests", id, st, requests)
+			}
+			requests++
+			if err := terminate(ctx); err != nil {
+				return "", false, err
+			}
+			return string(st) + " (terminating again)", false, nil
+		}
 	})
 	if err != nil {
 		return err
