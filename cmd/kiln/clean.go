@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/kilnhq/kiln/builder/amazonebs"
@@ -49,7 +47,7 @@ Credentials come from the usual AWS sources (environment, shared config).`, io)
 			opts.Access.Region = io.getenv("AWS_DEFAULT_REGION")
 		}
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
 	start := time.Now()
 	rep, err := amazonebs.Clean(ctx, opts)

@@ -10,7 +10,6 @@ import (
 	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -80,7 +79,7 @@ func runImages(ctx context.Context, args []string, io stdio) int {
 	case sub == "prune" && *keep < 1:
 		return usageError(fs, "images prune needs -keep N with N at least 1")
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
 	cat, err := openCatalog(ctx, *dir, regions, *profile, io)
 	if err != nil {
