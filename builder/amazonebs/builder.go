@@ -206,6 +206,16 @@ func steps() []step.Step[state] {
 	})
 }
 
+// StepNames returns the names of the steps an amazon-ebs build runs, in
+// order, as its step events name them.
+func StepNames() []string {
+	var out []string
+	for _, st := range steps() {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
 // machineSteps launch the temporary instance from the source image and
 // provision it: the part of a build a family's test repeats.
 func machineSteps() []step.Step[state] {
