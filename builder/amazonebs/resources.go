@@ -27,11 +27,12 @@ const (
 	kindLaunchTemplate = "launch-template"
 )
 
-// created journals a resource that now exists and registers its undo. The
-// undo is registered even when the journal write fails, so the resource is
-// still removed; the error then fails the step.
-func (s *state) created(u *step.Undo, region, kind, id string, onFailure bool, remove func(ctx context.Context, c EC2) error) error {
-	jerr := s.journal.Created(region, kind, id)
+// created journals a resource that now exists, made by the create call
+// whose intent carried token, and registers its undo. The undo is
+// registered even when the journal write fails, so the resource is still
+// removed; the error then fails the step.
+func (s *state) created(u *step.Undo, region, kind, token, id string, onFailure bool, remove func(ctx context.Context, c EC2) error) error {
+	jerr := s.journal.Created(region, kind, token, id)
 	what := fmt.Sprintf("%s %s in %s", kind, id, region)
 	fn := func(ctx context.Context) error {
 		c, err := s.clients(ctx, region)
@@ -57,19 +58,33 @@ func (s *state) created(u *step.Undo, region, kind, id string, onFailure bool, r
 // createTimeout bounds a call that creates a resource (see create).
 const createTimeout = 2 * time.Minute
 
-// create makes call, which creates a resource, with in. A cancelled ctx
-// stops the call from being sent but not once it is sent: EC2 may already
-// have made the resource, and only the answer names it for undo. An
-// interrupt must not throw that answer away, so the call runs under its
-// own deadline, createTimeout.
-func create[In, Out any](ctx context.Context, call func(context.Context, In, ...func(*ec2.Options)) (Out, error), in In) (Out, error) {
+// create makes call, which creates a resource of kind in region, with in.
+// It first journals the intent, with the token (client token or name) by
+// which kiln clean finds the resource should the process die before the
+// answer; the caller settles it with created once it has the ID, and
+// create settles it when EC2 refuses the call. A cancelled ctx stops the
+// call from being sent but not once it is sent: EC2 may already have made
+// the resource, and only the answer names it for undo. An interrupt must
+// not throw that answer away, so the call runs under its own deadline,
+// createTimeout. A call that gets no answer leaves its intent open.
+func create[In, Out any](ctx context.Context, j *awsutil.Journal, region, kind, token string, call func(context.Context, In, ...func(*ec2.Options)) (Out, error), in In) (Out, error) {
+	var zero Out
 	if err := ctx.Err(); err != nil {
-		var zero Out
+		return zero, err
+	}
+	if err := j.Intent(region, kind, token); err != nil {
 		return zero, err
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer cancel()
-	return call(cctx, in)
+	out, err := call(cctx, in)
+	if err != nil && apiCode(err) != "" {
+		// EC2 answered: nothing was made.
+		if jerr := j.Refused(region, kind, token); jerr != nil {
+			return zero, errors.Join(err, jerr)
+		}
+	}
+	return out, err
 }
 
 // apiCode returns the error code of an AWS API error, or "".

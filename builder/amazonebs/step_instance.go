@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -204,25 +205,24 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 	if s.az != "" && s.subnetID == "" {
 		in.Placement = &types.Placement{AvailabilityZone: aws.String(s.az)}
 	}
-	if err := s.journal.Intent(s.region, kindInstance, token); err != nil {
-		return "", err
-	}
-	out, err := create(ctx, s.ec2.RunInstances, in)
+	out, err := create(ctx, s.journal, s.region, kindInstance, token, s.ec2.RunInstances, in)
 	if err != nil {
 		return "", fmt.Errorf("launch instance from %s: %w", aws.ToString(s.source.ImageId), err)
 	}
 	if len(out.Instances) == 0 {
-		return "", fmt.Errorf("launch instance: EC2 returned no instance")
+		return "", errors.Join(errors.New("launch instance: EC2 returned no instance"), s.journal.Refused(s.region, kindInstance, token))
 	}
 	id := aws.ToString(out.Instances[0].InstanceId)
 	s.instance = out.Instances[0]
-	return id, s.trackInstance(u, id)
+	return id, s.trackInstance(u, token, id)
 }
 
 func encodeUserData(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-func (s *state) trackInstance(u *step.Undo, id string) error {
-	return s.created(u, s.region, kindInstance, id, false, func(ctx context.Context, c EC2) error {
+// trackInstance records instance id, launched by the call whose intent
+// carried token.
+func (s *state) trackInstance(u *step.Undo, token, id string) error {
+	return s.created(u, s.region, kindInstance, token, id, false, func(ctx context.Context, c EC2) error {
 		return s.remover().instance(ctx, c, id, s.build)
 	})
 }
