@@ -3,6 +3,7 @@ package amazonebs
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/awsutil"
 )
 
@@ -73,4 +75,62 @@ func TestRemoveInstanceTerminationsBounded(t *testing.T) {
 	if f.terminates != maxTerminations {
 		t.Errorf("%d TerminateInstances calls, want %d", f.terminates, maxTerminations)
 	}
+}
+
+// TestIntegrationDoubleInterruptListsVolumes interrupts a build twice in
+// quick succession while it provisions: cleanup stops before it removes
+// anything, and what kiln reports left behind must name every resource
+// moto still holds, the instance's root volume included.
+func TestIntegrationDoubleInterruptListsVolumes(t *testing.T) {
+	r := newRig(t)
+	r.copies = false
+	b := r.builder(r.hcl(""), nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stop := make(chan struct{})
+	events := &eventLog{onStep: func(name string) {
+		if name == "provision" {
+			close(stop) // the second interrupt comes before undo starts
+			cancel()
+		}
+	}}
+	env := r.env(events)
+	env.CleanupStop = stop
+	if _, err := b.Run(ctx, env, &provisionHook{cmd: "true"}); err == nil {
+		t.Fatal("the interrupted build succeeded")
+	}
+	var listed []string
+	for _, e := range events.events {
+		if lb, ok := e.(*event.LeftBehind); ok {
+			listed = append(listed, lb.What)
+		}
+	}
+	left := r.left(r.home)
+	var volumes int
+	for _, l := range left {
+		if strings.HasPrefix(l, "volume ") {
+			volumes++
+		}
+		id := leftID(l)
+		if !slices.ContainsFunc(listed, func(w string) bool { return mentions(w, id) }) {
+			t.Errorf("moto holds %s, which kiln does not list as left behind; it lists %q", l, listed)
+		}
+	}
+	if volumes == 0 {
+		t.Fatalf("no volume left (moto holds %q): the test proves nothing", left)
+	}
+}
+
+// leftID returns the ID, or the key pair's name, in a line of
+// testmoto.Leftovers ("volume vol-0abc (in-use)", "key pair kiln_b1").
+func leftID(line string) string {
+	f := strings.Fields(line)
+	for _, w := range f {
+		for _, p := range []string{"i-", "vol-", "sg-", "lt-", "ami-", "snap-"} {
+			if strings.HasPrefix(w, p) {
+				return w
+			}
+		}
+	}
+	return f[len(f)-1]
 }

@@ -33,7 +33,7 @@ const (
 // removed; the error then fails the step.
 func (s *state) created(u *step.Undo, region, kind, token, id string, onFailure bool, remove func(ctx context.Context, c EC2) error) error {
 	jerr := s.journal.Created(region, kind, token, id)
-	what := fmt.Sprintf("%s %s in %s", kind, id, region)
+	what := undoWhat(region, kind, id)
 	fn := func(ctx context.Context) error {
 		c, err := s.clients(ctx, region)
 		if err != nil {
@@ -53,6 +53,11 @@ func (s *state) created(u *step.Undo, region, kind, token, id string, onFailure 
 		return fmt.Errorf("record %s: %w", what, jerr)
 	}
 	return nil
+}
+
+// undoWhat names a resource in undo events: "instance i-0abc in us-east-1".
+func undoWhat(region, kind, id string) string {
+	return fmt.Sprintf("%s %s in %s", kind, id, region)
 }
 
 // createTimeout bounds a call that creates a resource (see create).

@@ -71,6 +71,7 @@ func stepLaunch(ctx context.Context, s *state, u *step.Undo) error {
 		switch in.State.Name {
 		case types.InstanceStateNameRunning:
 			s.instance = *in
+			s.attachVolumes(id, in.BlockDeviceMappings)
 			return "running", true, nil
 		case types.InstanceStateNamePending:
 			return "pending", false, nil
@@ -215,6 +216,22 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 	id := aws.ToString(out.Instances[0].InstanceId)
 	s.instance = out.Instances[0]
 	return id, s.trackInstance(u, token, id)
+}
+
+// attachVolumes names the EBS volumes of running instance id in what its
+// undo reports left behind: they stay as long as the instance does (and
+// those with delete_on_termination = false even after).
+func (s *state) attachVolumes(id string, bdm []types.InstanceBlockDeviceMapping) {
+	if s.undo == nil {
+		return
+	}
+	var vols []string
+	for _, m := range bdm {
+		if m.Ebs != nil && m.Ebs.VolumeId != nil {
+			vols = append(vols, fmt.Sprintf("%s %s in %s (of instance %s)", kindVolume, aws.ToString(m.Ebs.VolumeId), s.region, id))
+		}
+	}
+	s.undo.attach(undoWhat(s.region, kindInstance, id), vols...)
 }
 
 func encodeUserData(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
