@@ -188,6 +188,9 @@ func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 	}
 	if !opts.DryRun && len(errs) == 0 && len(rep.Failed) == 0 {
 		for _, j := range dead {
+			if slices.ContainsFunc(j.Regions, func(r string) bool { return !slices.Contains(regions, r) }) {
+				continue // a region it touched was not swept
+			}
 			if err := os.Remove(j.Path); err == nil {
 				rep.JournalsRemoved = append(rep.JournalsRemoved, j.Path)
 			}

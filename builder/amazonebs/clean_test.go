@@ -45,8 +45,9 @@ func deadJournal(t *testing.T, dir, build string, entries ...awsutil.Entry) stri
 // in flight journaled only the intent (the copy's name); the copy exists,
 // tagged when EC2 honoured the tag specifications, untagged when it dropped
 // them (as moto does). Clean finds each by its name in the copy region and
-// removes it with its snapshot, and removes the journals only then. An
-// image of that name made before the intent is not the build's and stays.
+// removes it with its snapshot, and removes the journals only then (not
+// after a sweep of another region). An image of that name made before the
+// intent is not the build's and stays.
 func TestIntegrationCleanByIntent(t *testing.T) {
 	moto := testmoto.Start(t)
 	ctx := context.Background()
@@ -84,11 +85,14 @@ func TestIntegrationCleanByIntent(t *testing.T) {
 	}
 	deadJournal(t, dir, "dead-tagged", intent("kiln-tagged", now))
 
-	rep, err := Clean(ctx, CleanOptions{
-		Access:      AccessConfig{Region: buildRegion, AccessKey: "testing", SecretKey: "testing", CustomEndpointEC2: moto.Endpoint},
-		JournalOnly: true,
-		JournalDir:  dir,
-	})
+	access := AccessConfig{Region: buildRegion, AccessKey: "testing", SecretKey: "testing", CustomEndpointEC2: moto.Endpoint}
+	// A sweep of another region leaves the journals alone.
+	rep, err := Clean(ctx, CleanOptions{Access: access, Regions: []string{buildRegion}, JournalDir: dir})
+	if err != nil || len(rep.JournalsRemoved) > 0 {
+		t.Fatalf("clean of %s only: journals removed %v, err %v; want them kept for %s", buildRegion, rep.JournalsRemoved, err, copyRegion)
+	}
+
+	rep, err = Clean(ctx, CleanOptions{Access: access, JournalOnly: true, JournalDir: dir})
 	if err != nil {
 		t.Fatalf("clean: %v (report %+v)", err, rep)
 	}
