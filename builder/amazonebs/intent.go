@@ -41,6 +41,9 @@ func intended(ctx context.Context, c EC2, build string, e awsutil.Entry) ([]Clea
 			return nil, fmt.Errorf("find image %q: %w", e.Token, err)
 		}
 		for _, img := range res.Images {
+			if img.State == types.ImageStateDeregistered {
+				continue
+			}
 			id := aws.ToString(img.ImageId)
 			created, err := time.Parse(time.RFC3339, aws.ToString(img.CreationDate))
 			if awsutil.TagValue(img.Tags, awsutil.TagBuildID) == "" && err == nil && !created.Before(e.Time.Add(-intentSkew)) {
