@@ -107,6 +107,9 @@ type state struct {
 	debugKeys []string
 	// launch
 	instance types.Instance
+	// undo names, in what it reports left behind, the resources that go
+	// with another (an instance's volumes); nil in unit tests.
+	undo *undoLog
 	// lineage tags of a family image (builder.Env.Image)
 	lineage map[string]string
 	// create-image, copy
@@ -183,6 +186,7 @@ func (b *Builder) run(ctx context.Context, env *builder.Env, hook builder.Hook, 
 		s.publicIP = checkIP
 	}
 	rec := &undoLog{sink: events}
+	s.undo = rec
 	runErr := step.Run(ctx, env.Runner(rec), s, steps...)
 	if cerr := j.Close(); cerr != nil && runErr == nil {
 		events.Emit(&event.Message{Level: event.Warn, Text: fmt.Sprintf("amazon-ebs: close journal: %v", cerr)})
@@ -206,6 +210,16 @@ func steps() []step.Step[state] {
 	})
 }
 
+// StepNames returns the names of the steps an amazon-ebs build runs, in
+// order, as its step events name them.
+func StepNames() []string {
+	var out []string
+	for _, st := range steps() {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
 // machineSteps launch the temporary instance from the source image and
 // provision it: the part of a build a family's test repeats.
 func machineSteps() []step.Step[state] {
@@ -219,14 +233,28 @@ func machineSteps() []step.Step[state] {
 }
 
 // undoLog passes events on and remembers what undo removed and what it
-// left, so a failed build's error says what was cleaned.
+// left, so a failed build's error says what was cleaned. A resource left
+// behind brings the resources that go with it (attach): an instance left
+// running keeps its volumes, which are reported too.
 type undoLog struct {
 	sink          event.Sink
 	mu            sync.Mutex
 	removed, left []string
+	with          map[string][]string // undo's what → what goes with it
+}
+
+// attach records that parts go with the resource undo names what.
+func (l *undoLog) attach(what string, parts ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.with == nil {
+		l.with = map[string][]string{}
+	}
+	l.with[what] = append(l.with[what], parts...)
 }
 
 func (l *undoLog) Emit(e event.Event) {
+	var also []string
 	l.mu.Lock()
 	switch e := e.(type) {
 	case *event.UndoFinished:
@@ -234,10 +262,16 @@ func (l *undoLog) Emit(e event.Event) {
 			l.removed = append(l.removed, e.What)
 		}
 	case *event.LeftBehind:
-		l.left = append(l.left, e.What)
+		also = l.with[e.What]
+		l.left = append(append(l.left, e.What), also...)
 	}
 	l.mu.Unlock()
 	l.sink.Emit(e)
+	if lb, ok := e.(*event.LeftBehind); ok {
+		for _, what := range also {
+			l.sink.Emit(&event.LeftBehind{Meta: lb.Meta, Step: lb.Step, What: what})
+		}
+	}
 }
 
 func (l *undoLog) summary() string {

@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/kilnhq/kiln"
@@ -42,7 +40,7 @@ Credentials come from the usual AWS sources (environment, shared config).`, io)
 		JournalOnly: *journal,
 		Events:      newTextRenderer(io.out, false, false, false, 0),
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
 	start := time.Now()
 	rep, err := kiln.Clean(ctx, opts)

@@ -13,5 +13,6 @@
 //
 // Exit codes: 0 success; 1 a build failed or the template has errors
 // (validate); 2 usage or template error (build); 3 fmt -check found a file
-// that is not formatted; 130 interrupted.
+// that is not formatted; 130 interrupted (SIGINT, SIGTERM or SIGHUP, which all
+// cancel and clean up alike).
 package main

@@ -6,11 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -79,7 +77,7 @@ func runImages(ctx context.Context, args []string, io stdio) int {
 	case sub == "prune" && *keep < 1:
 		return usageError(fs, "images prune needs -keep N with N at least 1")
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
 	cat, err := kiln.OpenCatalog(ctx, kiln.CatalogOptions{Dir: *dir, AWS: kiln.AWS{Regions: regions, Profile: *profile}})
 	if err != nil {

@@ -6,8 +6,9 @@
 // adaptive retryer per process and region so that parallel builds slow down
 // together when throttled, waiters that poll with a low ceiling and say what
 // they were waiting for when they give up, the tags that mark temporary
-// resources, and the local journal of temporary resources that `kiln clean`
-// reads after a process was killed.
+// resources, and the local journal of temporary resources (each create call's
+// intent, its answer, each removal) that `kiln clean` reads after a process
+// was killed.
 //
 // It is plumbing: it imports the AWS SDK and kiln's event package, and never
 // a builder.
