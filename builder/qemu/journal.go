@@ -89,7 +89,9 @@ func openJournal(dir, build string) (*journal, error) {
 	}
 	host, _ := os.Hostname()
 	j := &journal{
-		path: filepath.Join(dir, build+".json"),
+		// Another journal of the same build (a family test boot) may
+		// still hold what it could not remove: never replace it.
+		path: filepath.Join(dir, randomName(build+"-")+".json"),
 		doc:  journalDoc{Build: build, Host: host, Owner: self, Created: time.Now().UTC(), Resources: []resource{}},
 	}
 	if err := j.save(); err != nil {
