@@ -13,7 +13,9 @@
 #    use (root, a few minutes; cached in ~/.cache/kiln/base/bookworm);
 # 3. go test with KILN_REQUIRE_INTEGRATION=1, so that a missing tool fails
 #    instead of skipping, and GOFLAGS=-count=1, so that no cached result
-#    stands in for a run on this machine.
+#    stands in for a run on this machine, and -timeout=30m: a package's
+#    qemu guests boot under TCG for minutes on a busy machine (go test's own
+#    10m default cut a loaded run short). A -timeout argument wins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
@@ -28,7 +30,7 @@ scripts/base-image.sh >/dev/null
 
 echo "--- tests"
 export KILN_REQUIRE_INTEGRATION=1
-export GOFLAGS="${GOFLAGS:-} -count=1"
+export GOFLAGS="${GOFLAGS:-} -count=1 -timeout=30m"
 pkgs=(./...)
 for arg in "$@"; do
 	case $arg in
