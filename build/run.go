@@ -208,7 +208,7 @@ func (r *runner) run(ctx context.Context) BuildResult {
 	r.setData(nil)
 	res.Artifacts, res.Err = r.build(ctx)
 	if res.Err != nil {
-		res.Err = &redactedError{err: res.Err, secrets: append(r.tpl.SensitiveValues(), r.secrets.list()...)}
+		res.Err = &redactedError{err: res.Err, secrets: r.secretValues()}
 	}
 	res.Duration = time.Since(start)
 	fin := &event.BuildFinished{Duration: res.Duration}
@@ -282,6 +282,12 @@ func buildData(info builder.Info, reported map[string]string) map[string]string 
 		data[k] = v
 	}
 	return data
+}
+
+// secretValues returns what must never be shown or written: the template's
+// sensitive values and the secrets the build's builder reported so far.
+func (r *runner) secretValues() []string {
+	return append(r.tpl.SensitiveValues(), r.secrets.list()...)
 }
 
 // secretKeys are the build.* values that are secrets whatever the template
