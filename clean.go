@@ -3,9 +3,12 @@ package kiln
 import (
 	"context"
 	"errors"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/kilnhq/kiln/builder/amazonebs"
+	"github.com/kilnhq/kiln/builder/qemu"
 	"github.com/kilnhq/kiln/event"
 )
 
@@ -13,7 +16,7 @@ import (
 type CleanOptions struct {
 	// AWS says where to look for what amazon-ebs builds left behind. The
 	// regions named in the local journals of dead builds are swept as
-	// well.
+	// well. With no region given or configured, only those are.
 	AWS AWS
 	// OlderThan, when set, also removes temporary resources created longer
 	// ago than this, whatever their expiry. When zero, only those whose
@@ -22,7 +25,8 @@ type CleanOptions struct {
 	// DryRun reports what would be removed and removes nothing.
 	DryRun bool
 	// JournalOnly removes only what the local journals of dead builds
-	// record, without sweeping for kiln's tags.
+	// record, without sweeping for kiln's tags. (Local builds are always
+	// found from their journals.)
 	JournalOnly bool
 	// Events receives a message per resource found; nil discards them.
 	Events event.Sink
@@ -32,10 +36,11 @@ type CleanOptions struct {
 type CleanedResource struct {
 	// Builder is the type label of the builder that made it ("amazon-ebs").
 	Builder string
-	// Kind is what it is ("instance", "key-pair", "image", ...).
+	// Kind is what it is ("instance", "key-pair", "image", ...; for qemu
+	// "temporary directory", "staging directory", "qemu process").
 	Kind string
-	// ID names it; Location says where it is (for amazon-ebs, the AWS
-	// region).
+	// ID names it (for qemu, the path or the pid); Location says where it
+	// is (for amazon-ebs, the AWS region; for qemu, this host).
 	ID, Location string
 	// Build is the ID of the build that made it, when known.
 	Build string
@@ -67,9 +72,9 @@ type cleaner func(ctx context.Context, opts CleanOptions) (*CleanReport, error)
 
 // cleaners are the sweeps Clean runs, in order, each with the same
 // options; a sweep that cannot start does not stop the others. A builder
-// whose temporary resources can outlive a killed process (qemu's
-// directories and processes) adds its sweep here.
-var cleaners = []cleaner{cleanAWS}
+// whose temporary resources can outlive a killed process adds its sweep
+// here.
+var cleaners = []cleaner{cleanAWS, cleanQEMU}
 
 // Clean removes the temporary resources that builds killed before their own
 // cleanup left behind, found by kiln's tags and from the local journals of
@@ -113,6 +118,14 @@ func cleanAWS(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 			return nil, err
 		}
 		o.Access.Region = region
+		if region == "" && !opts.JournalOnly {
+			// Nothing to sweep by tag: a machine that builds only local
+			// images has no AWS region, and its clean must not fail.
+			o.JournalOnly = true
+			if opts.Events != nil {
+				opts.Events.Emit(&event.Message{Level: event.Info, Text: "clean: no AWS region given or configured (-region, AWS_REGION, a profile's region): only the regions in the journals of dead amazon-ebs builds are swept"})
+			}
+		}
 	}
 	r, err := amazonebs.Clean(ctx, o)
 	if r == nil {
@@ -122,6 +135,32 @@ func cleanAWS(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 		var out []CleanedResource
 		for _, c := range rs {
 			out = append(out, CleanedResource{Builder: amazonebs.Type, Kind: c.Kind, ID: c.ID, Location: c.Region, Build: c.Build, Err: c.Err})
+		}
+		return out
+	}
+	return &CleanReport{
+		Removed: conv(r.Removed), Failed: conv(r.Failed),
+		LiveBuilds: r.LiveBuilds, JournalsRemoved: r.JournalsRemoved,
+	}, err
+}
+
+// cleanQEMU removes what qemu builds left on this machine: temporary and
+// staging directories and qemu processes that outlived kiln, from the
+// builds' journals.
+func cleanQEMU(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
+	r, err := qemu.Clean(ctx, qemu.CleanOptions{DryRun: opts.DryRun, Events: opts.Events})
+	if r == nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	conv := func(ls []qemu.Leftover) []CleanedResource {
+		var out []CleanedResource
+		for _, l := range ls {
+			id := l.Path
+			if l.PID != 0 {
+				id = strconv.Itoa(l.PID)
+			}
+			out = append(out, CleanedResource{Builder: qemu.Type, Kind: l.Kind, ID: id, Location: host, Build: l.Build, Err: l.Err})
 		}
 		return out
 	}

@@ -112,14 +112,23 @@ func TestCleanAWS(t *testing.T) {
 }
 
 // TestCleanAWSRegion: without Regions, Clean sweeps the region of the
-// profile it is given; with no region anywhere it reports no sweep and
-// says so.
+// profile it is given; with no region anywhere it sweeps only what journals
+// name (a machine that builds only local images), and says so.
 func TestCleanAWSRegion(t *testing.T) {
 	moto, _ := useMoto(t, "")
 	ctx := context.Background()
-	rep, err := kiln.Clean(ctx, kiln.CleanOptions{})
-	if rep != nil || err == nil || !strings.Contains(err.Error(), "region") {
-		t.Errorf("Clean without a region: %+v, %v; want no report and an error about the region", rep, err)
+	var said []string
+	sink := event.SinkFunc(func(e event.Event) {
+		if m, ok := e.(*event.Message); ok {
+			said = append(said, m.Text)
+		}
+	})
+	rep, err := kiln.Clean(ctx, kiln.CleanOptions{Events: sink})
+	if rep == nil || err != nil || len(rep.Removed) != 0 {
+		t.Errorf("Clean without a region: %+v, %v; want an empty report and no error", rep, err)
+	}
+	if !slices.ContainsFunc(said, func(s string) bool { return strings.Contains(s, "no AWS region") }) {
+		t.Errorf("Clean without a region said %q; want a message that no AWS region was swept by tag", said)
 	}
 
 	config := filepath.Join(t.TempDir(), "config")
@@ -201,5 +210,47 @@ func TestCleanAWSJournal(t *testing.T) {
 	}
 	if got, want := keyPairs(t, east), []string{"kiln-live"}; !slices.Equal(got, want) {
 		t.Errorf("key pairs in us-east-1 %v, want %v", got, want)
+	}
+}
+
+// TestCleanQEMU: Clean also sweeps what a killed qemu build left on this
+// machine, from its journal: the temporary directory is removed (or only
+// listed with DryRun), and the AWS sweep's lack of a region does not make
+// the local clean fail.
+func TestCleanQEMU(t *testing.T) {
+	_, cache := useMoto(t, "")
+	tmp := t.TempDir()
+	leftover := filepath.Join(tmp, "kiln-qemu-0123456789abcdef")
+	if err := os.MkdirAll(filepath.Join(leftover, "seed"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(cache, "kiln", "journal", "qemu")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	// pid 2147483646 is above any pid_max: the build's kiln process is gone.
+	doc := `{"build":"b-qemu","host":"` + host + `","owner":{"pid":2147483646,"start":1,"boot":"x"},` +
+		`"created":"2026-01-01T00:00:00Z","resources":[{"kind":"temporary directory","path":"` + leftover + `"}]}`
+	journal := filepath.Join(dir, "b-qemu.json")
+	if err := os.WriteFile(journal, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rep, err := kiln.Clean(ctx, kiln.CleanOptions{DryRun: true})
+	if err != nil || rep == nil || len(rep.Removed) != 1 || rep.Removed[0].Builder != "qemu" || rep.Removed[0].ID != leftover {
+		t.Fatalf("Clean DryRun: %+v, %v; want the qemu temporary directory listed", rep, err)
+	}
+	if _, err := os.Stat(leftover); err != nil {
+		t.Fatalf("DryRun removed the directory: %v", err)
+	}
+	rep, err = kiln.Clean(ctx, kiln.CleanOptions{})
+	if err != nil || rep == nil || len(rep.Removed) != 1 || rep.Removed[0].Kind != "temporary directory" {
+		t.Fatalf("Clean: %+v, %v; want the qemu temporary directory removed", rep, err)
+	}
+	for _, p := range []string{leftover, journal} {
+		if _, err := os.Stat(p); !os.IsNotExist(err) {
+			t.Errorf("%s is still there after Clean (%v)", p, err)
+		}
 	}
 }
