@@ -305,49 +305,37 @@ var sumFunc = function.New(&function.Spec{
 
 // allTrueFunc is alltrue(list): true when every element is true (and for an
 // empty list); a null element counts as false.
-var allTrueFunc = function.New(&function.Spec{
-	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
-	Type:   function.StaticReturnType(cty.Bool),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		unknown := false
-		for it := args[0].ElementIterator(); it.Next(); {
-			_, v := it.Element()
-			switch {
-			case !v.IsKnown():
-				unknown = true
-			case v.IsNull() || v.False():
-				return cty.False, nil
-			}
-		}
-		if unknown {
-			return cty.UnknownVal(cty.Bool), nil
-		}
-		return cty.True, nil
-	},
-})
+var allTrueFunc = boolSearchFunc(false)
 
 // anyTrueFunc is anytrue(list): true when any element is true; false for an
-// empty list. Null elements are skipped.
-var anyTrueFunc = function.New(&function.Spec{
-	Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
-	Type:   function.StaticReturnType(cty.Bool),
-	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
-		unknown := false
-		for it := args[0].ElementIterator(); it.Next(); {
-			_, v := it.Element()
-			switch {
-			case !v.IsKnown():
-				unknown = true
-			case !v.IsNull() && v.True():
-				return cty.True, nil
+// empty list. Null elements count as false.
+var anyTrueFunc = boolSearchFunc(true)
+
+// boolSearchFunc returns a function of a list of bools that is target as
+// soon as an element is target (a null element counts as false), unknown
+// when an unknown element could still be target, and !target otherwise.
+func boolSearchFunc(target bool) function.Function {
+	return function.New(&function.Spec{
+		Params: []function.Parameter{{Name: "list", Type: cty.List(cty.Bool)}},
+		Type:   function.StaticReturnType(cty.Bool),
+		Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
+			unknown := false
+			for it := args[0].ElementIterator(); it.Next(); {
+				_, v := it.Element()
+				switch {
+				case !v.IsKnown():
+					unknown = true
+				case (!v.IsNull() && v.True()) == target:
+					return cty.BoolVal(target), nil
+				}
 			}
-		}
-		if unknown {
-			return cty.UnknownVal(cty.Bool), nil
-		}
-		return cty.False, nil
-	},
-})
+			if unknown {
+				return cty.UnknownVal(cty.Bool), nil
+			}
+			return cty.BoolVal(!target), nil
+		},
+	})
+}
 
 // base64GzipFunc is base64gzip(str): str as UTF-8, gzip-compressed, in
 // standard base64.
