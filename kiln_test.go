@@ -271,11 +271,10 @@ build {
 	}
 }
 
-// A data source that failed fails every Build of the template the same way:
-// the second Build does not run the provisioner that depends on it with the
-// attribute left unset.
-func TestBuildAfterDataSourceFailure(t *testing.T) {
-	dir := writeTemplate(t, fmt.Sprintf(`
+// failingDataTemplate has a data source that fails (an HTTP GET of a closed
+// loopback port, given as the format's argument) and a provisioner whose
+// command depends on its value.
+const failingDataTemplate = `
 data "http" "x" {
   url = "http://127.0.0.1:%d/body"
 }
@@ -287,7 +286,13 @@ build {
   sources = ["source.null.none"]
   provisioner "shell-local" { inline = ["echo ${local.body}"] }
 }
-`, testenv.FreePort(t)))
+`
+
+// A data source that failed fails every Build of the template the same way:
+// the second Build does not run the provisioner that depends on it with the
+// attribute left unset.
+func TestBuildAfterDataSourceFailure(t *testing.T) {
+	dir := writeTemplate(t, fmt.Sprintf(failingDataTemplate, testenv.FreePort(t)))
 	tpl, diags := kiln.Load(dir)
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -308,19 +313,7 @@ build {
 // error on the attribute whose value is not known, not a provisioner run
 // with that attribute unset.
 func TestRunWithUnknownValue(t *testing.T) {
-	dir := writeTemplate(t, fmt.Sprintf(`
-data "http" "x" {
-  url = "http://127.0.0.1:%d/body"
-}
-locals {
-  body = data.http.x.body
-}
-source "null" "none" { communicator = "none" }
-build {
-  sources = ["source.null.none"]
-  provisioner "shell-local" { inline = ["echo ${local.body}"] }
-}
-`, testenv.FreePort(t)))
+	dir := writeTemplate(t, fmt.Sprintf(failingDataTemplate, testenv.FreePort(t)))
 	tpl, diags := kiln.Load(dir)
 	if diags.HasErrors() {
 		t.Fatal(diags)
