@@ -100,8 +100,14 @@ type loader struct {
 // *.pkr.json and *.kiln.json file of a directory (not its subdirectories).
 // It reports every problem it finds at once. The returned Template is never
 // nil: even when loading fails it holds the parsed files, so that
-// WriteDiagnostics can show snippets.
+// WriteDiagnostics can show snippets. It returns at most MaxDiagnostics
+// diagnostics, the last counting those left out.
 func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
+	t, diags := loadUncapped(path, opts...)
+	return t, capDiagnostics(diags)
+}
+
+func loadUncapped(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 	cfg := loadConfig{}
 	for _, o := range opts {
 		o(&cfg)
