@@ -80,7 +80,7 @@ func checkNesting(src []byte, filename string, mode scanMode) *hcl.Diagnostic {
 			return &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Unterminated heredoc",
-				Detail: fmt.Sprintf("The heredoc that starts at %s:%d:%d has no line %s that ends it before the end of the file.",
+				Detail: fmt.Sprintf("The heredoc that starts at %s:%d:%d has no line %s (ended by a newline) that closes it before the end of the file.",
 					filename, rng.Start.Line, rng.Start.Column, f.marker),
 				Subject: &rng,
 			}
@@ -264,13 +264,10 @@ func (s *nestingScanner) scan(i int) int {
 func (s *nestingScanner) templateByte(f *scanFrame, i int) (next int, ok bool) {
 	src := s.src
 	if f.kind == frameHeredoc && (i == 0 || src[i-1] == '\n') {
-		line := src[i:]
-		if end := bytes.IndexByte(line, '\n'); end >= 0 {
-			line = line[:end]
-		}
-		if bytes.Equal(bytes.TrimSpace(line), f.marker) {
+		// As in HCL, the closing line must end with a newline.
+		if end := bytes.IndexByte(src[i:], '\n'); end >= 0 && bytes.Equal(bytes.TrimSpace(src[i:i+end]), f.marker) {
 			s.pop()
-			return i + len(line), true
+			return i + end, true
 		}
 	}
 	c := src[i]
