@@ -67,7 +67,7 @@ func checkNesting(src []byte, filename string, mode scanMode) *hcl.Diagnostic {
 		root = frameTemplate
 	}
 	s := newNestingScanner(src, 0, root)
-	if at := s.scan(0); at >= 0 {
+	if at := s.scan(); at >= 0 {
 		return nestingDiagnostic(src, filename, at)
 	}
 	for _, f := range s.stack {
@@ -122,7 +122,7 @@ func checkJSONNesting(src []byte, filename string) *hcl.Diagnostic {
 			if json.Unmarshal(lit, &str) != nil {
 				continue // the JSON parser reports it
 			}
-			if newNestingScanner([]byte(str), depth, frameTemplate).scan(0) >= 0 {
+			if newNestingScanner([]byte(str), depth, frameTemplate).scan() >= 0 {
 				return nestingDiagnostic(src, filename, start)
 			}
 		}
@@ -183,11 +183,11 @@ func (s *nestingScanner) addExtra(f *scanFrame, n int) bool {
 	return s.depth <= MaxNestingDepth
 }
 
-// scan scans from offset i and returns the offset at which the depth limit
-// is crossed, or -1.
-func (s *nestingScanner) scan(i int) int {
+// scan scans the source and returns the offset at which the depth limit is
+// crossed, or -1.
+func (s *nestingScanner) scan() int {
 	src := s.src
-	for i < len(src) {
+	for i := 0; i < len(src); {
 		f := s.top()
 		if f.kind == frameString || f.kind == frameHeredoc || f.kind == frameTemplate {
 			next, ok := s.templateByte(f, i)
