@@ -257,7 +257,7 @@ func hasSuffix(name string, suffixes []string) bool {
 // only a regular file of at most MaxTemplateFileSize bytes, and parses only
 // one that nests at most MaxNestingDepth levels deep.
 func (l *loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
-	src, err := readBounded(name, MaxTemplateFileSize)
+	src, err := ReadFile(name)
 	if err != nil {
 		return nil, hcl.Diagnostics{{
 			Severity: hcl.DiagError,

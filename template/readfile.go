@@ -19,6 +19,14 @@ const (
 	MaxFunctionFileSize = 64 << 20
 )
 
+// ReadFile reads a template file or var file as Load does: a regular file
+// of at most MaxTemplateFileSize bytes; anything else is an error that names
+// the file and the reason. Tools that read template files themselves (a
+// formatter) use it to refuse the same files.
+func ReadFile(path string) ([]byte, error) {
+	return readBounded(path, MaxTemplateFileSize)
+}
+
 // readBounded reads the regular file at path, of at most limit bytes.
 // Anything else (a named pipe, a device, a socket, a directory) is refused
 // before it is opened for reading, so that a pipe without a writer or an
