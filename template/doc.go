@@ -63,8 +63,16 @@
 // Load's diagnostics come in source order (file, line, column), the same on
 // every run.
 //
-// WriteDiagnostics prints diagnostics with snippets and without sensitive
-// values; SensitiveValues lists them for redaction elsewhere. Format writes a
+// Hostile input is refused with a diagnostic that names the file and the
+// reason, before it can block, exhaust memory or overflow the stack: the
+// loader and the file functions read only regular files (not pipes, devices
+// or directories) of at most MaxTemplateFileSize (template and var files) or
+// MaxFunctionFileSize (file, filebase64, templatefile) bytes, and HCL parses
+// only input nested at most MaxNestingDepth levels deep. Load returns at most
+// MaxDiagnostics diagnostics.
+//
+// WriteDiagnostics prints diagnostics with snippets (of at most SnippetLines
+// lines of SnippetColumns bytes) and without sensitive values; SensitiveValues lists them for redaction elsewhere. Format writes a
 // file in canonical layout. Legacy renders the Go-template strings
 // ({{ timestamp }}, {{ .SourceAMI }}) that templates still carry in names and
 // tags, once a builder knows their values.

@@ -126,9 +126,9 @@ func (t *Template) functions(inDefaults bool) funcMap {
 	m["env"] = t.envFunc(inDefaults)
 	m["file"] = stringFunc(t.readFile)
 	m["filebase64"] = stringFunc(func(p string) (string, error) {
-		b, err := readRegular(t.resolve(p))
+		b, err := readBounded(t.resolve(p), MaxFunctionFileSize)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", p, err)
+			return "", err
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	})
@@ -168,28 +168,17 @@ func (t *Template) resolve(p string) string {
 	return filepath.Join(t.cwd, p)
 }
 
+// readFile reads a text file for file and templatefile: a regular file of at
+// most MaxFunctionFileSize bytes.
 func (t *Template) readFile(p string) (string, error) {
-	b, err := readRegular(t.resolve(p))
+	b, err := readBounded(t.resolve(p), MaxFunctionFileSize)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", p, err)
+		return "", err
 	}
 	if !utf8.Valid(b) {
 		return "", fmt.Errorf("%s is not UTF-8 text; use filebase64 for binary files", p)
 	}
 	return string(b), nil
-}
-
-// readRegular reads a regular file; devices and pipes (which could block or
-// never end) are refused.
-func readRegular(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	return os.ReadFile(path)
 }
 
 func (t *Template) envFunc(inDefaults bool) function.Function {
@@ -257,6 +246,9 @@ func (t *Template) templateFileFunc(funcs funcMap) function.Function {
 			src, err := t.readFile(name)
 			if err != nil {
 				return cty.UnknownVal(cty.String), err
+			}
+			if d := checkNesting([]byte(src), name, scanTemplate); d != nil {
+				return cty.UnknownVal(cty.String), fmt.Errorf("parse %s: %s", name, d.Detail)
 			}
 			expr, diags := hclsyntax.ParseTemplate([]byte(src), name, hcl.InitialPos)
 			if diags.HasErrors() {
