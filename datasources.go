@@ -50,8 +50,11 @@ func (d dataSources) Decode(typ string, body hcl.Body, ectx *hcl.EvalContext) (t
 	return ds, true, diags
 }
 
-// evaluateDataSources runs tpl's data sources (once: tpl remembers) and
-// sends each result to events, redacted where it reaches a sensitive value.
+// evaluateDataSources runs tpl's data sources and sends each result to
+// events, redacted where it reaches a sensitive value. A success is kept by
+// tpl, so a later Build does not run them again; a failure is not, so a
+// later Build runs them again and fails the same way while the failure
+// lasts (see template.EvaluateDataSources).
 func evaluateDataSources(ctx context.Context, tpl *template.Template, events event.Sink) hcl.Diagnostics {
 	if !tpl.HasPendingData() {
 		return nil

@@ -160,8 +160,8 @@ func Validate(tpl *template.Template, opts ...Option) hcl.Diagnostics {
 // the error is Result.Err(): nil when every build succeeded. Warnings from
 // validation are sent as event.Message.
 //
-// Before planning, Build runs the template's data sources (once per
-// template: see template.EvaluateDataSources), after checking what does not
+// Before planning, Build runs the template's data sources (until they
+// succeed once: see template.EvaluateDataSources), after checking what does not
 // depend on their values, and sends each result as an event.Message,
 // sensitive values redacted; a failed data source is an error diagnostic
 // like a validation problem.

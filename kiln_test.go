@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -17,6 +18,7 @@ import (
 	"github.com/kilnhq/kiln/build"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/event/eventtest"
+	"github.com/kilnhq/kiln/internal/testenv"
 	"github.com/kilnhq/kiln/internal/testsshd"
 )
 
@@ -252,5 +254,71 @@ build {
 	}
 	if msg := res.Builds[0].Err.Error(); !strings.HasPrefix(msg, `provisioner "shell" (it.pkr.hcl:6): `) {
 		t.Errorf("error %q does not name the shell provisioner", msg)
+	}
+}
+
+// failingDataTemplate has a data source that fails (an HTTP GET of a closed
+// loopback port, given as the format's argument) and a provisioner whose
+// command depends on its value.
+const failingDataTemplate = `
+data "http" "x" {
+  url = "http://127.0.0.1:%d/body"
+}
+locals {
+  body = data.http.x.body
+}
+source "null" "none" { communicator = "none" }
+build {
+  sources = ["source.null.none"]
+  provisioner "shell-local" { inline = ["echo ${local.body}"] }
+}
+`
+
+// A data source that failed fails every Build of the template the same way:
+// the second Build does not run the provisioner that depends on it with the
+// attribute left unset.
+func TestBuildAfterDataSourceFailure(t *testing.T) {
+	dir := writeTemplate(t, fmt.Sprintf(failingDataTemplate, testenv.FreePort(t)))
+	tpl, diags := kiln.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	for i := range 2 {
+		rec := &eventtest.Recorder{}
+		res, err := kiln.Build(context.Background(), tpl, kiln.WithEvents(rec))
+		if err == nil || !strings.Contains(err.Error(), "Data source http.x failed") {
+			t.Fatalf("Build %d: error %v, want the data source's failure", i+1, err)
+		}
+		if res != nil || len(rec.Lines()) > 0 {
+			t.Errorf("Build %d ran something: result %v, output %q", i+1, res, rec.Lines())
+		}
+	}
+}
+
+// A program that runs builds itself after a failed data source gets an
+// error on the attribute whose value is not known, not a provisioner run
+// with that attribute unset.
+func TestRunWithUnknownValue(t *testing.T) {
+	dir := writeTemplate(t, fmt.Sprintf(failingDataTemplate, testenv.FreePort(t)))
+	tpl, diags := kiln.Load(dir)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if diags := tpl.EvaluateDataSources(context.Background()); !diags.HasErrors() {
+		t.Fatal("the data source did not fail")
+	}
+	builds, diags := build.Plan(tpl, kiln.DefaultRegistries(), nil, nil)
+	if diags.HasErrors() {
+		t.Fatalf("validation with unknown values: %v", diags)
+	}
+	rec := &eventtest.Recorder{}
+	res := build.Run(context.Background(), tpl, builds, build.Options{Events: rec})
+	err := res.Builds[0].Err
+	if err == nil || !strings.Contains(err.Error(), "it.pkr.hcl:11") ||
+		!strings.Contains(err.Error(), "not known when the build runs: it depends on data.http.x, which failed") {
+		t.Errorf("Run error %v, want the unknown inline at its range", err)
+	}
+	if len(rec.Lines()) > 0 {
+		t.Errorf("the provisioner ran: %q", rec.Lines())
 	}
 }

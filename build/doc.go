@@ -4,8 +4,12 @@
 // runs the builds in parallel with a bound; each build's builder calls back
 // into the build's provisioners through a hook (with pause_before,
 // max_retries, timeout, only/except and the error-cleanup-provisioner), then
-// the post-processor chains run on its artifact. Everything that happens is
-// reported as events, with sensitive values redacted.
+// the post-processor chains run on its artifact. A build with a family
+// block runs the family workflow instead of a plain builder run (family.go:
+// resolve inputs, reuse unchanged inputs or pick a free version, bake it
+// with its identity in builder.Env.Image, settle, test, promote, prune; see
+// package family). Everything that happens is reported as events, with
+// sensitive values redacted.
 //
 // It sits between the kiln façade (package kiln) and the contracts
 // (builder, provisioner, postprocessor); it imports no concrete component:

@@ -42,6 +42,8 @@ type world struct {
 	gate chan struct{}
 	// raced is set once a family builder played another runner.
 	raced bool
+	// decodes counts how often a family builder (localfam) was decoded.
+	decodes int
 }
 
 func (w *world) record(cmd string) {

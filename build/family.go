@@ -26,20 +26,13 @@ import (
 	"github.com/kilnhq/kiln/template"
 )
 
-// familyEvalContext adds the family variable (family.name, family.version)
-// to ectx for a build with a family block; version "" is unknown (when
-// planning). Builders read it to name their images.
-func familyEvalContext(ectx *hcl.EvalContext, f *template.Family, version string) *hcl.EvalContext {
+// familyEvalContext is the context a build's components are decoded in:
+// with a family block, family.name is set and family.version unknown.
+func familyEvalContext(ectx *hcl.EvalContext, f *template.Family) *hcl.EvalContext {
 	if f == nil {
 		return ectx
 	}
-	v := cty.UnknownVal(cty.String)
-	if version != "" {
-		v = cty.StringVal(version)
-	}
-	vars := maps.Clone(ectx.Variables)
-	vars["family"] = cty.ObjectVal(map[string]cty.Value{"name": cty.StringVal(f.Name), "version": v})
-	return &hcl.EvalContext{Variables: vars, Functions: ectx.Functions}
+	return family.EvalContext(ectx, f.Name, "")
 }
 
 // planFamily checks that the build's builder can make family images and
@@ -75,162 +68,268 @@ func (p *planner) planFamily(out *Build, ectx *hcl.EvalContext) {
 	}
 }
 
-// buildFamily runs a build whose block has a family: it reuses the image
-// with the same inputs when there is one, or builds the next version with
-// lineage tags, tests it, promotes it and applies retention.
+// buildFamily runs a build whose block has a family, in named stages:
+// resolve its inputs; reuse the image with the same inputs when there is
+// one; otherwise pick the next version whose name is free, bake it with
+// lineage tags, settle a race with another build of the same inputs, test
+// it, promote it and apply retention.
 func (r *runner) buildFamily(ctx context.Context, env *builder.Env) ([]artifact.Artifact, error) {
-	f := r.b.Block.Family
-	// The source decoded with a known version: its catalog (such as a
-	// local output root derived from output_directory) is the real one.
-	planned, err := r.familyBuilder(family.PlaceholderVersion)
+	fr, err := r.resolveFamily(ctx)
 	if err != nil {
 		return nil, err
 	}
-	say := func(format string, args ...any) {
-		r.sink.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("family %s: ", f.Name) + fmt.Sprintf(format, args...)})
+	if img, ok := fr.unchanged(fr.imgs); ok {
+		fr.say("inputs unchanged (%s): reusing version %s (%s); nothing was launched (-force rebuilds)", short(fr.digest), img.Version, img.Name)
+		return r.finishFamily(ctx, img.Version, fr.fb.FamilyArtifact(img))
 	}
-	cat, err := planned.FamilyCatalog(ctx)
+	version, name, err := fr.pickVersion()
 	if err != nil {
+		return nil, err
+	}
+	v, err := fr.bake(ctx, env, version, name)
+	if err != nil || v == nil {
+		return nil, err
+	}
+	if v, err = fr.settle(ctx, v); err != nil {
+		return nil, err
+	}
+	if v.art == nil { // another build's image with the same inputs
+		return r.finishFamily(ctx, v.img.Version, fr.fb.FamilyArtifact(v.img))
+	}
+	if err := fr.test(ctx, env, &v.img); err != nil {
+		return nil, err
+	}
+	if err := fr.promote(ctx, v.img); err != nil {
+		return nil, err
+	}
+	if err := fr.prune(ctx); err != nil {
+		return nil, err
+	}
+	return r.finishFamily(ctx, v.img.Version, v.art)
+}
+
+// familyRun is one family build's resolved inputs.
+type familyRun struct {
+	r      *runner
+	f      *template.Family
+	fb     family.Builder
+	cat    family.Catalog
+	source string // the source image's ID
+	digest string // the inputs digest
+	imgs   []family.Image
+}
+
+// familyVersion is the version a family build ends with: the one it
+// baked (art set) or another build's with the same inputs (art nil).
+type familyVersion struct {
+	img family.Image
+	art artifact.Artifact
+}
+
+// resolveFamily opens the catalog, resolves the source image, digests the
+// inputs and lists the family's images.
+func (r *runner) resolveFamily(ctx context.Context) (*familyRun, error) {
+	f := r.b.Block.Family
+	fb, ok := r.b.builder.(family.Builder)
+	if !ok {
+		return nil, fmt.Errorf("source type %q cannot build images of a family", r.b.Source.Ref.Type)
+	}
+	fr := &familyRun{r: r, f: f, fb: fb}
+	var err error
+	if fr.cat, err = fb.FamilyCatalog(ctx, f.Name); err != nil {
 		return nil, fmt.Errorf("family %s: open catalog: %w", f.Name, err)
 	}
-	cfg, source, err := planned.FamilySource(ctx)
+	cfg, source, err := fb.FamilySource(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("family %s: %w", f.Name, err)
 	}
-	digest, err := r.inputsDigest(cfg, source)
-	if err != nil {
+	fr.source = source
+	if fr.digest, err = r.inputsDigest(cfg, source); err != nil {
 		return nil, fmt.Errorf("family %s: %w", f.Name, err)
 	}
-	imgs, err := cat.Images(ctx, f.Name)
-	if err != nil {
+	if fr.imgs, err = fr.cat.Images(ctx, f.Name); err != nil {
 		return nil, fmt.Errorf("family %s: %w", f.Name, err)
 	}
-	if !r.opts.Force {
-		if img, ok := sameInputs(imgs, digest, ""); ok {
-			say("inputs unchanged (%s): reusing version %s (%s); nothing was launched (-force rebuilds)", short(digest), img.Version, img.Name)
-			return r.finishFamily(ctx, planned.FamilyArtifact(img))
-		}
-	}
+	return fr, nil
+}
 
-	versions := make([]string, len(imgs))
+func (fr *familyRun) say(format string, args ...any) {
+	fr.r.sink.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf("family %s: ", fr.f.Name) + fmt.Sprintf(format, args...)})
+}
+
+// unchanged returns the image of imgs with this build's inputs that can be
+// reused, unless -force.
+func (fr *familyRun) unchanged(imgs []family.Image) (family.Image, bool) {
+	if fr.r.opts.Force {
+		return family.Image{}, false
+	}
+	return sameInputs(imgs, fr.digest, "")
+}
+
+// pickVersion returns the next version and its image name. The image name
+// is the lock: a version whose name is taken goes to the build that took
+// it, this one takes the next.
+func (fr *familyRun) pickVersion() (version, name string, err error) {
+	versions := make([]string, len(fr.imgs))
 	names := map[string]bool{}
-	for i, img := range imgs {
+	for i, img := range fr.imgs {
 		versions[i] = img.Version
 		names[img.Name] = true
 	}
-	version, err := family.NextVersion(versions, f.Version)
-	if err != nil {
-		return nil, fmt.Errorf("family %s: %w", f.Name, err)
+	if version, err = family.NextVersion(versions, fr.f.Version); err != nil {
+		return "", "", fmt.Errorf("family %s: %w", fr.f.Name, err)
 	}
-	// The image name is the lock: a version whose name is taken goes to
-	// the build that took it, this one takes the next.
-	var fb family.Builder
 	for {
-		if fb, err = r.familyBuilder(version); err != nil {
-			return nil, err
+		if name, err = fr.imageName(version); err != nil {
+			return "", "", err
 		}
-		if !names[fb.ImageName()] && !slices.Contains(versions, version) {
+		if !names[name] && !slices.Contains(versions, version) {
 			break
 		}
-		if !autoVersion(f.Version) {
-			return nil, fmt.Errorf("family %s: an image named %s exists already", f.Name, fb.ImageName())
+		if !autoVersion(fr.f.Version) {
+			return "", "", fmt.Errorf("family %s: an image named %s exists already", fr.f.Name, name)
 		}
 		if version, err = family.Bump(version); err != nil {
-			return nil, err
+			return "", "", err
 		}
 	}
-	if !strings.Contains(fb.ImageName(), version) {
-		return nil, fmt.Errorf("family %s: the image name %q must contain the version %s (use ${family.version}, or leave the name unset)", f.Name, fb.ImageName(), version)
+	if !strings.Contains(name, version) {
+		return "", "", fmt.Errorf("family %s: the image name %q must contain the version %s (use ${family.version}, or leave the name unset)", fr.f.Name, name, version)
 	}
-	var art artifact.Artifact
-	for attempt := 1; ; attempt++ {
-		fb.SetLineage(r.lineage(f.Name, version, digest, source))
-		say("building version %s as %s (inputs %s)", version, fb.ImageName(), short(digest))
-		art, err = fb.Run(ctx, env, builder.HookFunc(r.provision))
-		if !errors.Is(err, family.ErrNameTaken) || !autoVersion(f.Version) || attempt == maxNameAttempts {
-			break
-		}
-		if imgs, lerr := cat.Images(ctx, f.Name); lerr == nil && !r.opts.Force {
-			if img, ok := sameInputs(imgs, digest, ""); ok {
-				say("another build made version %s from the same inputs meanwhile: reusing it", img.Version)
-				return r.finishFamily(ctx, planned.FamilyArtifact(img))
-			}
-		}
-		next, berr := family.Bump(version)
-		if berr != nil {
-			return nil, berr
-		}
-		say("another build took %s: building %s instead", fb.ImageName(), next)
-		version = next
-		if fb, err = r.familyBuilder(version); err != nil {
-			return nil, err
-		}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if art == nil {
-		return nil, nil
-	}
-	img, err := family.Find(ctx, cat, f.Name, version)
-	if err != nil {
-		return nil, fmt.Errorf("family %s: find the new image: %w", f.Name, err)
-	}
-	// Two runners that built the same inputs at once end with one image:
-	// the older version stays.
-	if imgs, err := cat.Images(ctx, f.Name); err == nil {
-		if older, ok := sameInputs(imgs, digest, version); ok && lessVersion(older.Version, version) {
-			say("version %s with the same inputs appeared meanwhile: removing %s and keeping it", older.Version, version)
-			if err := cat.Delete(ctx, img); err != nil {
-				return nil, fmt.Errorf("family %s: remove duplicate %s: %w", f.Name, version, err)
-			}
-			return r.finishFamily(ctx, planned.FamilyArtifact(older))
-		}
-	}
+	return version, name, nil
+}
 
-	if f.Test != nil {
-		say("testing version %s on a fresh machine", version)
-		// The test machine is a new machine: its own ID (cloud-init then
-		// takes the new host key), its own temporary resources.
-		tenv := *env
-		tenv.Info.ID += "-test"
-		tester, ok := fb.(family.Tester)
-		if !ok {
-			return nil, fmt.Errorf("family %s: source type %q cannot test its images", f.Name, r.b.Source.Ref.Type)
-		}
-		terr := tester.TestImage(ctx, &tenv, img, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
-			return r.provisionWith(ctx, r.b.familyTests, comm, data)
-		}))
-		if terr != nil {
-			if err := cat.SetStatus(context.WithoutCancel(ctx), img, family.StatusFailedTest); err != nil {
-				terr = errors.Join(terr, err)
-			}
-			return nil, fmt.Errorf("family %s: version %s failed its test (marked %s, not promoted): %w", f.Name, version, family.StatusFailedTest, terr)
-		}
-		if err := cat.SetStatus(ctx, img, family.StatusTested); err != nil {
-			return nil, fmt.Errorf("family %s: %w", f.Name, err)
-		}
-		img.Status = family.StatusTested
-		say("version %s passed its test", version)
+func (fr *familyRun) imageName(version string) (string, error) {
+	name, err := fr.fb.ImageName(fr.f.Name, version)
+	if err != nil {
+		return "", fmt.Errorf("family %s: name version %s: %w", fr.f.Name, version, err)
 	}
-	if f.Channel != "" {
-		if err := cat.Point(ctx, img, f.Channel); err != nil {
-			return nil, fmt.Errorf("family %s: promote %s: %w", f.Name, version, err)
-		}
-		say("channel %s now points at version %s", f.Channel, version)
-	}
-	if f.Keep > 0 {
-		plan, err := family.Prune(ctx, cat, f.Name, f.Keep, false)
-		for _, d := range plan {
-			if d.Remove {
-				say("retention (keep = %d): removed version %s (%s) with its snapshots", f.Keep, d.Image.Version, d.Image.Name)
+	return name, nil
+}
+
+// bake runs the builder for version, named name, with its lineage tags.
+// When another build takes the name first, an automatic version policy
+// takes the next version, or reuses the other build's image when it has
+// the same inputs. It returns nil when the builder made nothing.
+func (fr *familyRun) bake(ctx context.Context, env *builder.Env, version, name string) (*familyVersion, error) {
+	for attempt := 1; ; attempt++ {
+		fr.r.setVersion(version)
+		benv := *env
+		benv.Image = &builder.Image{Name: name, Family: fr.f.Name, Version: version, Tags: fr.r.lineage(fr.f.Name, version, fr.digest, fr.source)}
+		fr.say("building version %s as %s (inputs %s)", version, name, short(fr.digest))
+		art, err := fr.fb.Run(ctx, &benv, builder.HookFunc(fr.r.provision))
+		if errors.Is(err, family.ErrNameTaken) && autoVersion(fr.f.Version) && attempt < maxNameAttempts {
+			if imgs, lerr := fr.cat.Images(ctx, fr.f.Name); lerr == nil {
+				if img, ok := fr.unchanged(imgs); ok {
+					fr.say("another build made version %s from the same inputs meanwhile: reusing it", img.Version)
+					return &familyVersion{img: img}, nil
+				}
 			}
+			next, err := family.Bump(version)
+			if err != nil {
+				return nil, err
+			}
+			fr.say("another build took %s: building %s instead", name, next)
+			version = next
+			if name, err = fr.imageName(version); err != nil {
+				return nil, err
+			}
+			continue
 		}
+		if err != nil || art == nil {
+			return nil, err
+		}
+		img, err := family.Find(ctx, fr.cat, fr.f.Name, version)
 		if err != nil {
-			return nil, fmt.Errorf("family %s: retention: %w", f.Name, err)
+			return nil, fmt.Errorf("family %s: find the new image: %w", fr.f.Name, err)
+		}
+		return &familyVersion{img: img, art: art}, nil
+	}
+}
+
+// settle keeps one image when two runners built the same inputs at once:
+// the older version stays and the image v baked is removed.
+func (fr *familyRun) settle(ctx context.Context, v *familyVersion) (*familyVersion, error) {
+	if v.art == nil {
+		return v, nil // not baked here
+	}
+	imgs, err := fr.cat.Images(ctx, fr.f.Name)
+	if err != nil {
+		return v, nil // the duplicate, if there is one, stays for retention
+	}
+	older, ok := sameInputs(imgs, fr.digest, v.img.Version)
+	if !ok || !lessVersion(older.Version, v.img.Version) {
+		return v, nil
+	}
+	fr.say("version %s with the same inputs appeared meanwhile: removing %s and keeping it", older.Version, v.img.Version)
+	if err := fr.cat.Delete(ctx, v.img); err != nil {
+		return nil, fmt.Errorf("family %s: remove duplicate %s: %w", fr.f.Name, v.img.Version, err)
+	}
+	return &familyVersion{img: older}, nil
+}
+
+// test runs the family's test block on a fresh machine booted from img
+// and records the outcome in the catalog (tested, or failed-test and an
+// error).
+func (fr *familyRun) test(ctx context.Context, env *builder.Env, img *family.Image) error {
+	if fr.f.Test == nil {
+		return nil
+	}
+	fr.say("testing version %s on a fresh machine", img.Version)
+	fr.r.setVersion(img.Version)
+	tester, ok := fr.fb.(family.Tester)
+	if !ok {
+		return fmt.Errorf("family %s: source type %q cannot test its images", fr.f.Name, fr.r.b.Source.Ref.Type)
+	}
+	// The test machine is a new machine: its own ID (cloud-init then takes
+	// the new host key), its own temporary resources; it makes no image.
+	tenv := *env
+	tenv.Info.ID += "-test"
+	tenv.Image = nil
+	terr := tester.TestImage(ctx, &tenv, *img, builder.HookFunc(func(ctx context.Context, comm communicator.Communicator, data map[string]string) error {
+		return fr.r.provisionWith(ctx, fr.r.b.familyTests, comm, data)
+	}))
+	if terr != nil {
+		if err := fr.cat.SetStatus(context.WithoutCancel(ctx), *img, family.StatusFailedTest); err != nil {
+			terr = errors.Join(terr, err)
+		}
+		return fmt.Errorf("family %s: version %s failed its test (marked %s, not promoted): %w", fr.f.Name, img.Version, family.StatusFailedTest, terr)
+	}
+	if err := fr.cat.SetStatus(ctx, *img, family.StatusTested); err != nil {
+		return fmt.Errorf("family %s: %w", fr.f.Name, err)
+	}
+	img.Status = family.StatusTested
+	fr.say("version %s passed its test", img.Version)
+	return nil
+}
+
+// promote points the family's channel, when it has one, at img.
+func (fr *familyRun) promote(ctx context.Context, img family.Image) error {
+	if fr.f.Channel == "" {
+		return nil
+	}
+	if err := fr.cat.Point(ctx, img, fr.f.Channel); err != nil {
+		return fmt.Errorf("family %s: promote %s: %w", fr.f.Name, img.Version, err)
+	}
+	fr.say("channel %s now points at version %s", fr.f.Channel, img.Version)
+	return nil
+}
+
+// prune applies the family's retention (keep), when it has one.
+func (fr *familyRun) prune(ctx context.Context) error {
+	if fr.f.Keep <= 0 {
+		return nil
+	}
+	plan, err := family.Prune(ctx, fr.cat, fr.f.Name, fr.f.Keep, false)
+	for _, d := range plan {
+		if d.Remove {
+			fr.say("retention (keep = %d): removed version %s (%s) with its snapshots", fr.f.Keep, d.Image.Version, d.Image.Name)
 		}
 	}
-	return r.finishFamily(ctx, art)
+	if err != nil {
+		return fmt.Errorf("family %s: retention: %w", fr.f.Name, err)
+	}
+	return nil
 }
 
 // maxNameAttempts bounds how often a build takes the next version because
@@ -243,24 +342,19 @@ func autoVersion(policy string) bool {
 	return policy == "auto" || policy == "minor" || policy == "major"
 }
 
-// finishFamily reports the artifact and runs the post-processors.
-func (r *runner) finishFamily(ctx context.Context, art artifact.Artifact) ([]artifact.Artifact, error) {
+// finishFamily reports the artifact of version and runs the
+// post-processors.
+func (r *runner) finishFamily(ctx context.Context, version string, art artifact.Artifact) ([]artifact.Artifact, error) {
+	r.setVersion(version)
 	r.artifactCreated(art)
 	return r.postProcess(ctx, art)
 }
 
-// familyBuilder decodes the build's source again with family.version set.
-func (r *runner) familyBuilder(version string) (family.Builder, error) {
-	ectx := familyEvalContext(r.tpl.EvalContext(r.b.Block, r.b.Source, nil), r.b.Block.Family, version)
-	bld, diags := r.b.builderFactory(r.b.Source.Body, ectx)
-	if diags.HasErrors() {
-		return nil, fmt.Errorf("decode source for version %s: %w", version, diags)
-	}
-	fb, ok := bld.(family.Builder)
-	if !ok {
-		return nil, fmt.Errorf("source type %q cannot build images of a family", r.b.Source.Ref.Type)
-	}
-	return fb, nil
+// setVersion makes family.version the version the build is at for the
+// provisioners and post-processors decoded from now on.
+func (r *runner) setVersion(version string) {
+	r.version = version
+	r.setData(r.data)
 }
 
 // sameInputs returns the oldest image with inputs digest that did not fail

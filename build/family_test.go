@@ -2,6 +2,7 @@ package build
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -11,7 +12,6 @@ import (
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
-	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
@@ -33,70 +33,69 @@ type localFamilyBuilder struct {
 		// this build makes its image, with the same inputs or not.
 		Race string `hcl:"race,optional"`
 	}
-	version string
-	lineage map[string]string
+	names family.Names
 }
 
 func (w *world) familyRegistries() Registries {
 	reg := w.registries()
 	reg.Builders.Register("localfam", func(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
-		b := &localFamilyBuilder{w: w}
-		diags := hclconf.Decode(body, ectx, &b.cfg)
-		if f, ok := ectx.Variables["family"]; ok && b.cfg.Name == "" {
-			v := f.GetAttr("version")
-			b.version = "0.0.0"
-			if v.IsKnown() {
-				b.version = v.AsString()
-			}
-			b.cfg.Name = f.GetAttr("name").AsString() + "-" + b.version
-		}
-		return b, diags
+		w.mu.Lock()
+		w.decodes++
+		w.mu.Unlock()
+		b := &localFamilyBuilder{w: w, names: family.NewNames(body, ectx, "name")}
+		var refs hcl.Diagnostics
+		diags := hclconf.Decode(family.GuardVersion(body, ectx, &refs, "name"), ectx, &b.cfg)
+		return b, append(diags, refs...)
 	})
 	return reg
 }
 
 func (b *localFamilyBuilder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) (artifact.Artifact, error) {
-	b.w.record("build " + b.cfg.Name)
+	img := env.Image
+	if img == nil {
+		return nil, errors.New("localfam: no image identity")
+	}
+	b.w.record("build " + img.Name)
 	if err := hook.Provision(ctx, &fakeComm{w: b.w, build: env.Info.Name}, nil); err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(b.cfg.Root, b.cfg.Name)
+	dir := filepath.Join(b.cfg.Root, img.Name)
 	if b.cfg.Race != "" && !b.w.raced {
 		b.w.raced = true
-		other := maps.Clone(b.lineage)
+		other := maps.Clone(img.Tags)
 		if b.cfg.Race == "other" {
 			other[family.TagInputs] = "sha256:other"
 		}
-		if err := b.write(dir, other); err != nil {
+		if err := write(dir, img.Name, other); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("make image %s: %w", b.cfg.Name, family.ErrNameTaken)
+		return nil, fmt.Errorf("make image %s: %w", img.Name, family.ErrNameTaken)
 	}
 	if _, err := os.Stat(dir); err == nil {
-		return nil, fmt.Errorf("make image %s: %w", b.cfg.Name, family.ErrNameTaken)
+		return nil, fmt.Errorf("make image %s: %w", img.Name, family.ErrNameTaken)
 	}
-	if err := b.write(dir, b.lineage); err != nil {
+	if err := write(dir, img.Name, img.Tags); err != nil {
 		return nil, err
 	}
-	return &fakeArtifact{w: b.w, id: filepath.Join(dir, b.cfg.Name+".qcow2"), typ: "localfam"}, nil
+	return &fakeArtifact{w: b.w, id: filepath.Join(dir, img.Name+".qcow2"), typ: "localfam"}, nil
 }
 
-// write writes an image and its sidecar into dir.
-func (b *localFamilyBuilder) write(dir string, tags map[string]string) error {
+// write writes an image named name and its sidecar into dir.
+func write(dir, name string, tags map[string]string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	file := b.cfg.Name + ".qcow2"
-	if err := os.WriteFile(filepath.Join(dir, file), []byte("disk of "+b.cfg.Name), 0o644); err != nil {
+	file := name + ".qcow2"
+	if err := os.WriteFile(filepath.Join(dir, file), []byte("disk of "+name), 0o644); err != nil {
 		return err
 	}
 	return family.WriteSidecar(dir, family.Sidecar{
-		Family: tags[family.TagFamily], Version: tags[family.TagVersion], Name: b.cfg.Name,
+		Family: tags[family.TagFamily], Version: tags[family.TagVersion], Name: name,
 		Created: time.Now(), Files: []string{file}, Tags: tags,
 	})
 }
 
-func (b *localFamilyBuilder) FamilyCatalog(context.Context) (family.Catalog, error) {
+func (b *localFamilyBuilder) FamilyCatalog(context.Context, string) (family.Catalog, error) {
 	return &family.Local{Root: b.cfg.Root}, nil
 }
 
@@ -104,9 +103,9 @@ func (b *localFamilyBuilder) FamilySource(context.Context) ([]byte, string, erro
 	return []byte(`{}`), "base:" + b.cfg.Base, nil
 }
 
-func (b *localFamilyBuilder) ImageName() string { return b.cfg.Name }
-
-func (b *localFamilyBuilder) SetLineage(tags map[string]string) { b.lineage = tags }
+func (b *localFamilyBuilder) ImageName(fam, version string) (string, error) {
+	return b.names.Value("name", fam, version, family.DefaultName(fam, version))
+}
 
 func (b *localFamilyBuilder) FamilyArtifact(img family.Image) artifact.Artifact {
 	return &fakeArtifact{w: b.w, id: img.IDs[family.LocalRegion], typ: "localfam"}
@@ -282,16 +281,50 @@ build {
 	}
 }
 
-func TestFamilyEvalContext(t *testing.T) {
+// TestFamilyNamedByEngine: a source decoded once (when planned) names
+// each version it is asked for with ${family.version}; Run gets the name
+// and the lineage tags in builder.Env.Image.
+func TestFamilyNamedByEngine(t *testing.T) {
+	root := t.TempDir()
 	w := &world{}
-	tpl := load(t, strings.Replace(localFamilyTemplate, "ROOT", t.TempDir(), 1))
-	builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
-	if diags.HasErrors() {
-		t.Fatal(diags)
+	src := strings.Replace(localFamilyTemplate, `root = "ROOT"`, `root = "`+root+`"`+"\n  name = \"app-${family.version}\"", 1)
+	for _, cmd := range []string{"cmd=echo a", "cmd=echo b"} {
+		tpl := load(t, src, template.WithVars(cmd))
+		builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if err := Run(context.Background(), tpl, builds, Options{}).Err(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	ectx := familyEvalContext(tpl.EvalContext(builds[0].Block, builds[0].Source, nil), builds[0].Block.Family, "2.0.0")
-	if got := ectx.Variables["family"].GetAttr("version"); !got.RawEquals(cty.StringVal("2.0.0")) {
-		t.Errorf("family.version = %#v", got)
+	if w.decodes != 2 {
+		t.Errorf("the source was decoded %d times for two plans", w.decodes)
+	}
+	imgs, err := (&family.Local{Root: root}).Images(context.Background(), "web")
+	if err != nil || len(imgs) != 2 {
+		t.Fatalf("images %+v, %v", imgs, err)
+	}
+	for _, img := range imgs {
+		if img.Name != "app-"+img.Version || img.Tags[family.TagVersion] != img.Version || img.Tags[family.TagFamily] != "web" {
+			t.Errorf("image %s: name %q, tags %v", img.Version, img.Name, img.Tags)
+		}
+	}
+}
+
+// TestFamilyVersionOutsideName: family.version anywhere but the naming
+// attributes is an error at validation; family.name is fine.
+func TestFamilyVersionOutsideName(t *testing.T) {
+	w := &world{}
+	for base, want := range map[string]string{
+		`"b-${family.version}"`: "family.version cannot be used in base",
+		`family.name`:           "",
+	} {
+		src := strings.Replace(localFamilyTemplate, `root = "ROOT"`, `root = "`+t.TempDir()+`"`+"\n  base = "+base, 1)
+		_, diags := Plan(load(t, src), w.familyRegistries(), nil, nil)
+		if got := diags.Error(); (want == "") != !diags.HasErrors() || !strings.Contains(got, want) {
+			t.Errorf("base = %s: %v, want %q", base, got, want)
+		}
 	}
 }
 
@@ -312,6 +345,9 @@ func TestFamilyNameRace(t *testing.T) {
 			res := Run(context.Background(), tpl, builds, Options{})
 			if err := res.Err(); err != nil {
 				t.Fatal(err)
+			}
+			if w.decodes != 1 {
+				t.Errorf("the source was decoded %d times; once is when it was planned", w.decodes)
 			}
 			imgs, _ := (&family.Local{Root: root}).Images(context.Background(), "web")
 			var vs []string
@@ -343,5 +379,33 @@ func TestFamilyNameMustHoldVersion(t *testing.T) {
 	}
 	if len(w.recorded()) != 0 {
 		t.Errorf("something ran: %v", w.recorded())
+	}
+}
+
+// TestFamilyVersionInProvisioners: provisioners, test provisioners and
+// post-processors see family.name and family.version of the version the
+// build is at, also when it reuses an unchanged one.
+func TestFamilyVersionInProvisioners(t *testing.T) {
+	w := &world{}
+	src := strings.Replace(localFamilyTemplate, "ROOT", t.TempDir(), 1)
+	src = strings.Replace(src, "command = var.cmd", `command = "echo ${family.name} ${family.version}"`, 1)
+	src = strings.Replace(src, "command = var.test", `command = "test ${family.version}"`, 1)
+	src = strings.Replace(src, "  provisioner \"record\" {\n    command = \"echo", "  post-processor \"wrap\" {\n    suffix = \"+${family.version}\"\n    keep   = true\n  }\n  provisioner \"record\" {\n    command = \"echo", 1)
+	for run := range 2 {
+		tpl := load(t, src)
+		builds, diags := Plan(tpl, w.familyRegistries(), nil, nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		res := Run(context.Background(), tpl, builds, Options{})
+		if err := res.Err(); err != nil {
+			t.Fatal(err)
+		}
+		if got := ids(res.Builds[0].Artifacts); len(got) != 2 || !strings.HasSuffix(got[1], "web-1.0.0.qcow2+1.0.0") {
+			t.Errorf("run %d: artifacts %v", run, got)
+		}
+	}
+	if got := strings.Join(w.recorded(), "\n"); !strings.Contains(got, ": echo web 1.0.0") || !strings.Contains(got, ": test 1.0.0") {
+		t.Errorf("commands:\n%s", got)
 	}
 }

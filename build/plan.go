@@ -32,7 +32,8 @@ type Build struct {
 	Block  *template.Build
 	Source *template.BuildSource
 
-	builder        builder.Builder
+	builder builder.Builder
+	// builderFactory decodes the source again for running (runner.decodeBuilder).
 	builderFactory builder.Factory
 	provisioners   []*plannedProvisioner
 	// familyTests are the provisioners of the family's test block.
@@ -115,7 +116,7 @@ func (p *planner) add(diags hcl.Diagnostics) {
 
 func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
 	out := &Build{Name: s.FullName(b), Block: b, Source: s}
-	ectx := familyEvalContext(p.tpl.EvalContext(b, s, nil), b.Family, "")
+	ectx := familyEvalContext(p.tpl.EvalContext(b, s, nil), b.Family)
 	if f, ok := p.reg.Builders.Lookup(s.Ref.Type); !ok {
 		p.add(unknownType(p.reg.Builders.UnknownError(s.Ref.Type), p.typeRange(s)))
 	} else {

@@ -76,7 +76,7 @@ func (r *runner) runPostProcessor(ctx context.Context, p *plannedPostProcessor, 
 	}
 	r.sink.Emit(&event.StepStarted{Step: p.source})
 	start := time.Now()
-	env := &postprocessor.Env{Info: r.info, Events: r.sink, Source: p.source, Force: r.opts.Force}
+	env := &postprocessor.Env{Info: r.info, Events: r.sink, Source: p.source, Force: r.opts.Force, Secrets: r.secretValues()}
 	out, keep, err := pp.PostProcess(ctx, env, in)
 	fin := &event.StepFinished{Step: p.source, Duration: time.Since(start)}
 	if err != nil {

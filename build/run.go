@@ -14,6 +14,8 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/family"
+	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/step"
 	"github.com/kilnhq/kiln/template"
 )
@@ -170,12 +172,19 @@ type runner struct {
 	// decoded in ectx.
 	data map[string]string
 	ectx *hcl.EvalContext
+	// version is family.version in ectx, in a build with a family block
+	// (setVersion).
+	version string
 }
 
 // setData sets build.* from what the builder reported.
 func (r *runner) setData(reported map[string]string) {
 	r.data = buildData(r.info, reported)
-	r.ectx = r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
+	ectx := r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
+	if f := r.b.Block.Family; f != nil {
+		ectx = family.EvalContext(ectx, f.Name, r.version)
+	}
+	r.ectx = hclconf.ForRun(ectx)
 }
 
 func (r *runner) notStarted(ctx context.Context) BuildResult {
@@ -199,7 +208,7 @@ func (r *runner) run(ctx context.Context) BuildResult {
 	r.setData(nil)
 	res.Artifacts, res.Err = r.build(ctx)
 	if res.Err != nil {
-		res.Err = &redactedError{err: res.Err, secrets: append(r.tpl.SensitiveValues(), r.secrets.list()...)}
+		res.Err = &redactedError{err: res.Err, secrets: r.secretValues()}
 	}
 	res.Duration = time.Since(start)
 	fin := &event.BuildFinished{Duration: res.Duration}
@@ -227,7 +236,11 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 	if r.b.Block.Family != nil {
 		return r.buildFamily(ctx, env)
 	}
-	art, err := r.b.builder.Run(ctx, env, builder.HookFunc(r.provision))
+	bld, err := r.decodeBuilder()
+	if err != nil {
+		return nil, err
+	}
+	art, err := bld.Run(ctx, env, builder.HookFunc(r.provision))
 	if err != nil {
 		return nil, err
 	}
@@ -236,6 +249,19 @@ func (r *runner) build(ctx context.Context) ([]artifact.Artifact, error) {
 	}
 	r.artifactCreated(art)
 	return r.postProcess(ctx, art)
+}
+
+// decodeBuilder decodes the source of a build without a family block again
+// for running: Plan decoded it for validation, when values such as data
+// sources' may not be known. (A family build runs the builder Plan decoded,
+// once, and names its image through builder.Env.Image.)
+func (r *runner) decodeBuilder() (builder.Builder, error) {
+	ectx := r.tpl.EvalContext(r.b.Block, r.b.Source, nil)
+	bld, diags := r.b.builderFactory(r.b.Source.Body, hclconf.ForRun(ectx))
+	if diags.HasErrors() {
+		return nil, fmt.Errorf("decode source: %w", diags)
+	}
+	return bld, nil
 }
 
 func (r *runner) artifactCreated(a artifact.Artifact) {
@@ -256,6 +282,12 @@ func buildData(info builder.Info, reported map[string]string) map[string]string 
 		data[k] = v
 	}
 	return data
+}
+
+// secretValues returns what must never be shown or written: the template's
+// sensitive values and the secrets the build's builder reported so far.
+func (r *runner) secretValues() []string {
+	return append(r.tpl.SensitiveValues(), r.secrets.list()...)
 }
 
 // secretKeys are the build.* values that are secrets whatever the template

@@ -57,10 +57,27 @@ type Info struct {
 	Started time.Time
 }
 
+// Image is the identity of the image a run makes, when the engine decides
+// it (a build with a family block, see package family).
+type Image struct {
+	// Name is the name the image must have (an AMI name; a disk image's
+	// file name without its format's extension). It replaces the name the
+	// builder's configuration gives.
+	Name string
+	// Family and Version are the image's family and semver version.
+	Family, Version string
+	// Tags are the lineage tags to put on the image and on what it is made
+	// of (snapshots; a local image's sidecar), on top of the configured ones.
+	Tags map[string]string
+}
+
 // Env is what the engine gives a builder for one run.
 type Env struct {
 	Info   Info
 	Events event.Sink
+	// Image, when not nil, is the identity of the image to make; the
+	// engine sets it only for builders that can make family images.
+	Image *Image
 	// OnError and Ask say what the builder's step runner does on failure.
 	OnError step.Policy
 	Ask     step.Asker

@@ -4,9 +4,26 @@
 // them (promote, roll back) and removes old ones (prune).
 //
 // It sits beside the build engine (package build), which consumes it, and
-// below the builders that provide a Catalog (amazon-ebs: EC2 images and SSM
-// parameters, package family/awscatalog; qemu: a local output root, Local).
-// It imports only the contracts.
+// below the builders that implement Builder and provide a Catalog
+// (amazon-ebs: EC2 images and SSM parameters, package family/awscatalog;
+// qemu: a local output root, Local). It imports only the contracts.
+//
+// # Names
+//
+// The image name defaults to FAMILY-VERSION (web-1.0.3). A template that
+// names images itself writes the version with ${family.version} in the
+// builder's naming attributes: ami_name for amazon-ebs; vm_name and
+// output_directory for qemu (whose images default to
+// output-FAMILY/FAMILY-VERSION/FAMILY-VERSION.FORMAT, so that the versions
+// share the output root output-FAMILY). The engine decodes a build's
+// source once, in EvalContext: family.name is set, family.version is
+// unknown. The builder keeps its naming attributes unevaluated (Names); the
+// engine asks it for the name of each candidate version (Builder.ImageName)
+// and hands Run the chosen image's name, family, version and lineage tags
+// in builder.Env.Image. family.version anywhere else in a source is an
+// error at its range (GuardVersion); family.name may be used anywhere.
+// Provisioners, test provisioners and post-processors see family.version
+// of the version being built, tested or reused.
 //
 // # Lineage tags
 //
@@ -64,12 +81,15 @@
 //
 // # Builds
 //
-// Before anything is launched, a build whose family already has an image
-// with the same inputs digest that did not fail its test reuses it: no
-// machine, the artifact is the existing image (kiln build -force builds
-// anyway). Otherwise the new version is built and tagged built; the test
-// block's provisioners run on a fresh machine booted from it (status
-// tested, or failed-test and the build fails); it is promoted to the
-// family's channel; and retention (keep) removes older versions, never one a
-// channel points at or one in use.
+// The engine runs a family build in stages. It resolves the inputs (the
+// catalog, the source image, the inputs digest) and lists the family's
+// images. Before anything is launched, a build whose family already has an
+// image with the same inputs digest that did not fail its test reuses it:
+// no machine, the artifact is the existing image (kiln build -force builds
+// anyway). Otherwise it picks the next version whose name is free, bakes it
+// (tagged built), settles a race with a build of the same inputs (the
+// older version stays), runs the test block's provisioners on a fresh
+// machine booted from it (status tested, or failed-test and the build
+// fails), promotes it to the family's channel, and applies retention
+// (keep): older versions go, never one a channel points at or one in use.
 package family

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -25,16 +26,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
+	"github.com/kilnhq/kiln/builder/amazonebs"
 	"github.com/kilnhq/kiln/internal/testboot"
 	"github.com/kilnhq/kiln/internal/testenv"
 	"github.com/kilnhq/kiln/internal/testmoto"
 )
-
-// The amazon-ebs builder's steps, in the order a build runs them.
-var amazonEBSSteps = []string{
-	"source-ami", "check-ami-name", "network", "key-pair", "security-group", "launch",
-	"provision", "stop", "create-image", "copy-image", "share", "tag",
-}
 
 const (
 	awsBuildRegion = "us-east-1"
@@ -46,8 +42,11 @@ const (
 
 // TestAWSInterrupt runs the kiln binary on an amazon-ebs build against
 // moto_server and interrupts its process group with SIGINT, as Ctrl-C does,
-// when each step starts in turn. kiln must undo what it made, exit 130 and
-// leave nothing temporary in either region, nor a journal. kiln reaches
+// when each step starts in turn; then again with SIGHUP, as a closed
+// terminal or a dropped SSH session does, with kiln's standard output
+// closed at the same time (the terminal is gone). kiln must undo what it
+// made, exit 130 and leave nothing temporary in either region, nor a
+// journal. kiln reaches
 // moto through a gate (awsGate) that makes the signal land inside the step,
 // and that lets a call kiln sent reach moto even when kiln hangs up on it,
 // as EC2 would: the resource exists though kiln saw only an error.
@@ -57,10 +56,16 @@ const (
 // leftovers are what moto holds after it and did not hold before it.
 func TestAWSInterrupt(t *testing.T) {
 	w := newAWSWorld(t)
-	for _, at := range amazonEBSSteps {
-		if !t.Run(at, func(t *testing.T) { w.interrupt(t, at) }) {
-			// An instance left running holds the boot player's port.
-			w.terminateInstances(t)
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGHUP} {
+		for _, at := range amazonebs.StepNames() {
+			name := at
+			if sig != syscall.SIGINT {
+				name = "SIGHUP-" + at
+			}
+			if !t.Run(name, func(t *testing.T) { w.interrupt(t, sig, at) }) {
+				// An instance left running holds the boot player's port.
+				w.terminateInstances(t)
+			}
 		}
 	}
 }
@@ -181,9 +186,14 @@ func (w *awsWorld) terminateInstances(t *testing.T) {
 	}
 }
 
-func (w *awsWorld) interrupt(t *testing.T, at string) {
+// interrupt runs a build and sends sig to kiln's process group when step at
+// starts. With SIGHUP, kiln's standard output is closed first, as when the
+// terminal went away: its events are not seen after that.
+func (w *awsWorld) interrupt(t *testing.T, sig syscall.Signal, at string) {
 	before := w.snapshot(t)
-	i := slices.Index(amazonEBSSteps, at)
+	steps := amazonebs.StepNames()
+	i := slices.Index(steps, at)
+	hangup := sig == syscall.SIGHUP
 	g := &awsGate{sent: make(chan struct{}), holding: i == 0}
 	w.mu.Lock()
 	w.gate = g
@@ -208,13 +218,20 @@ func (w *awsWorld) interrupt(t *testing.T, at string) {
 		"AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(home, "no-credentials"),
 		"AWS_REGION=", "AWS_DEFAULT_REGION=", "AWS_PROFILE=", "AWS_SESSION_TOKEN=",
 	)
-	pr, pw := io.Pipe()
+	// A real pipe, so that closing its reading end makes kiln's writes
+	// fail (EPIPE), as they fail when the terminal is gone.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	var stderr bytes.Buffer
 	t0 := time.Now()
 	cmd := startKilnEnv(t, dir, env, pw, &stderr, "build", "-json", ".")
+	pw.Close()
 	var evs []map[string]any
 	scanned := make(chan error, 1)
 	go func() {
+		defer pr.Close()
 		defer io.Copy(io.Discard, pr)
 		sc := bufio.NewScanner(pr)
 		sc.Buffer(nil, 1<<20)
@@ -231,20 +248,26 @@ func (w *awsWorld) interrupt(t *testing.T, at string) {
 			switch e["step"] {
 			case at:
 				g.set(&g.interrupted)
-				if err := syscall.Kill(-cmd.Process.Pid, syscall.SIGINT); err != nil {
+				if hangup {
+					pr.Close()
+				}
+				if err := syscall.Kill(-cmd.Process.Pid, sig); err != nil {
 					scanned <- fmt.Errorf("interrupt kiln: %v", err)
 					return
 				}
 				close(g.sent)
-			case amazonEBSSteps[max(i-1, 0)]:
+				if hangup {
+					scanned <- nil
+					return
+				}
+			case steps[max(i-1, 0)]:
 				g.set(&g.holding)
 			}
 		}
 		scanned <- sc.Err()
 	}()
 	waited := make(chan error, 1)
-	go func() { waited <- cmd.Wait(); pw.Close() }()
-	var err error
+	go func() { waited <- cmd.Wait() }()
 	select {
 	case err = <-waited:
 	case <-time.After(60 * time.Second):
@@ -272,8 +295,34 @@ func (w *awsWorld) interrupt(t *testing.T, at string) {
 		t.Fatalf("step %q never started (exit %d); events:\n%s\nstderr:\n%s", at, code, summary, stderr.String())
 	}
 	if code != 130 {
-		t.Errorf("exit code %d after SIGINT at step %q, want 130; stderr:\n%s", code, at, stderr.String())
+		t.Errorf("exit code %d after %v at step %q, want 130; stderr:\n%s", code, sig, at, stderr.String())
 	}
+	if !hangup {
+		checkInterruptEvents(t, evs, at, i)
+	}
+
+	for l := range w.snapshot(t) {
+		if !before[l] {
+			t.Errorf("left after %v at step %q: %s", sig, at, l)
+		}
+	}
+	journals, _ := filepath.Glob(filepath.Join(home, ".cache", "kiln", "journal", "*"))
+	if len(journals) > 0 {
+		t.Errorf("journal left: %v", journals)
+	}
+	if t.Failed() {
+		t.Logf("events:\n%s", summary)
+	} else {
+		t.Logf("%v at %s: exit %d after %s, %d events seen", sig, at, code, took.Round(time.Millisecond), len(evs))
+	}
+}
+
+// checkInterruptEvents checks the events of a build interrupted at step at
+// (the i-th): cancelled, nothing started after it, every undo done, nothing
+// left behind.
+func checkInterruptEvents(t *testing.T, evs []map[string]any, at string, i int) {
+	t.Helper()
+	started := startedSteps(evs)
 	if fin := ofType(evs, "build.finished"); len(fin) != 1 || fin[0]["cancelled"] != true {
 		t.Errorf("build.finished events %v, want one with cancelled=true", fin)
 	}
@@ -290,23 +339,8 @@ func (w *awsWorld) interrupt(t *testing.T, at string) {
 		t.Errorf("kiln reports %v left behind", l["what"])
 	}
 	// From security-group on, the key pair exists when the signal comes.
-	if i > slices.Index(amazonEBSSteps, "key-pair") && len(undone) == 0 {
+	if i > slices.Index(amazonebs.StepNames(), "key-pair") && len(undone) == 0 {
 		t.Errorf("no undo.finished events after SIGINT at step %q", at)
-	}
-
-	for l := range w.snapshot(t) {
-		if !before[l] {
-			t.Errorf("left after SIGINT at step %q: %s", at, l)
-		}
-	}
-	journals, _ := filepath.Glob(filepath.Join(home, ".cache", "kiln", "journal", "*"))
-	if len(journals) > 0 {
-		t.Errorf("journal left: %v", journals)
-	}
-	if t.Failed() {
-		t.Logf("events:\n%s", summary)
-	} else {
-		t.Logf("interrupted at %s: exit %d after %s, %d undone", at, code, took.Round(time.Millisecond), len(undone))
 	}
 }
 

@@ -118,8 +118,10 @@ func TestClean(t *testing.T) {
 		t.Errorf("clean -older-than removed a key pair kiln did not make")
 	}
 
-	if r := runKilnEnv(t, t.TempDir(), append(env, "AWS_REGION=", "AWS_DEFAULT_REGION="), "clean"); r.code != 1 || !strings.Contains(r.stderr, "region") {
-		t.Errorf("clean without a region: exit %d, want 1 and a word about the region\n%s", r.code, r)
+	// A machine that builds only local images has no AWS region: clean
+	// still cleans (journals, local leftovers) and says what it skipped.
+	if r := runKilnEnv(t, t.TempDir(), append(env, "AWS_REGION=", "AWS_DEFAULT_REGION="), "clean"); r.code != 0 || !strings.Contains(r.stdout, "no AWS region") {
+		t.Errorf("clean without a region: exit %d, want 0 and a word about the region\n%s", r.code, r)
 	}
 	if r := clean("extra"); r.code != 2 {
 		t.Errorf("clean with an argument: exit %d, want 2", r.code)

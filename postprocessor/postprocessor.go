@@ -28,6 +28,11 @@ type Env struct {
 	// Force is kiln build -force: post-processors replace output left by
 	// earlier runs (the manifest starts afresh) instead of adding to it.
 	Force bool
+	// Secrets are the template's sensitive values and the secrets the
+	// builder reported (passwords, private keys). Events is redacted
+	// already; a post-processor that records template values in a file
+	// replaces these with event.Redacted (event.RedactString).
+	Secrets []string
 }
 
 // Factory decodes a post-processor body. It must not have side effects.

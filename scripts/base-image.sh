@@ -3,7 +3,9 @@
 # packages only (no image downloads), for the qemu builder's tests and the quick
 # start.
 #
-# Usage (as root):  bash scripts/base-image.sh [--force]
+# Usage (as root; sudo is not needed):  scripts/base-image.sh [--force]
+# An image already built is reused by any user; building one needs root, and
+# without it the script prints the exact command to run and exits 1.
 #
 # Output, in ${XDG_CACHE_HOME:-~/.cache}/kiln/base/bookworm/:
 #   base.qcow2   ext4 filesystem on the whole disk (no partition table, no
@@ -43,6 +45,7 @@
 # KILN_DEBIAN_SECURITY_MIRROR (default http://deb.debian.org/debian-security),
 # XDG_CACHE_HOME.
 set -euo pipefail
+. "$(dirname "$0")/lib.sh"
 
 KILN_BASE_VERSION=3
 SUITE=bookworm
@@ -82,7 +85,7 @@ if [[ $force == 0 && -f $out/stamp ]] && grep -qx "KILN_BASE_VERSION=$KILN_BASE_
 	exit 0
 fi
 
-[[ $(id -u) == 0 ]] || die "run as root (debootstrap and chroot need it): sudo bash $0"
+is_root || die "the base image is built with debootstrap and chroot, which need root; run: $(as_root "$0" "$@")"
 missing=()
 for tool in debootstrap mkfs.ext4 qemu-img chroot; do
 	command -v "$tool" >/dev/null || missing+=("$tool")

@@ -2,11 +2,12 @@
 # quickstart.sh — from a fresh Debian machine with Go to a local image built by
 # kiln, in one command:
 #
-#   sudo scripts/quickstart.sh        (or as root)
+#   scripts/quickstart.sh             as root (sudo is not needed)
+#   sudo scripts/quickstart.sh        from another user, where sudo is installed
 #
 # 1. installs the Debian packages a local build needs (QEMU, qemu-img,
 #    debootstrap, xorriso, the OpenSSH client); without root it prints the
-#    exact apt-get line instead and stops;
+#    exact command instead and stops;
 # 2. builds kiln's Debian base image from Debian's packages on first use
 #    (cached in ~/.cache/kiln/base/bookworm, a few minutes once);
 # 3. builds the kiln binary into ./bin/kiln;
@@ -18,17 +19,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/local/go/bin:/usr/sbin:/sbin"
+. scripts/lib.sh
 
 command -v go >/dev/null || { echo "quickstart: Go is not on PATH; install Go 1.26 first" >&2; exit 1; }
 
 scripts/install-deps.sh --local
 
-if [ "$(id -u)" -ne 0 ] && [ ! -f "${XDG_CACHE_HOME:-$HOME/.cache}/kiln/base/bookworm/base.qcow2" ]; then
-  echo "quickstart: the base image is built with debootstrap, which needs root; run:" >&2
-  echo "  sudo bash scripts/base-image.sh" >&2
-  exit 1
-fi
-base=$(bash scripts/base-image.sh | tail -n 1)
+base=$(scripts/base-image.sh | tail -n 1)
 
 echo "building kiln"
 mkdir -p bin

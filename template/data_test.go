@@ -11,6 +11,8 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/zclconf/go-cty/cty"
+
+	"github.com/kilnhq/kiln/internal/hclconf"
 )
 
 // echoSources is a DataSources with one type, "echo": its input attribute
@@ -254,6 +256,43 @@ locals {
 	}
 	if len(diags) != 1 || es.calls["fine"] != 1 {
 		t.Errorf("diags %v, calls %v", diags, es.calls)
+	}
+}
+
+// A failed evaluation leaves the data sources pending: the next call runs
+// them again and fails the same way, instead of returning nothing with the
+// values that depend on them unknown. A data source whose input comes from
+// the failed one is not run; its value, like the local's, is unknown and
+// says why.
+func TestDataExecuteErrorRepeats(t *testing.T) {
+	tpl, es, diags := loadData(t, `
+data "echo" "broken" {
+  input = "fail"
+}
+locals {
+  after = data.echo.broken.output
+}
+data "echo" "next" {
+  input = local.after
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags.Error())
+	}
+	first := tpl.EvaluateDataSources(context.Background())
+	second := tpl.EvaluateDataSources(context.Background())
+	diagAt(t, second, "echo.broken failed", 2)
+	if first.Error() != second.Error() || len(second) != 1 || !tpl.HasPendingData() {
+		t.Errorf("second evaluation %q after %q (pending %v)", second.Error(), first.Error(), tpl.HasPendingData())
+	}
+	if len(es.calls) != 1 || es.calls["fail"] != 2 {
+		t.Errorf("data sources ran %v, want the failing one twice and nothing else", es.calls)
+	}
+	want := hclconf.NotKnown("it depends on data.echo.broken, which failed")
+	for name, v := range map[string]cty.Value{"local.after": tpl.Locals["after"].Value, "data.echo.next": tpl.Data[DataRef{"echo", "next"}].Value} {
+		if v.IsKnown() || !v.HasMark(want) {
+			t.Errorf("%s = %#v, want unknown and marked %q", name, v, want)
+		}
 	}
 }
 

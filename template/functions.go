@@ -126,9 +126,9 @@ func (t *Template) functions(inDefaults bool) funcMap {
 	m["env"] = t.envFunc(inDefaults)
 	m["file"] = stringFunc(t.readFile)
 	m["filebase64"] = stringFunc(func(p string) (string, error) {
-		b, err := readRegular(t.resolve(p))
+		b, err := readBounded(t.resolve(p), MaxFunctionFileSize)
 		if err != nil {
-			return "", fmt.Errorf("read %s: %w", p, err)
+			return "", err
 		}
 		return base64.StdEncoding.EncodeToString(b), nil
 	})
@@ -154,6 +154,7 @@ func (t *Template) functions(inDefaults bool) funcMap {
 			return cty.StringVal(t.Now.UTC().Format(time.RFC3339)), nil
 		},
 	})
+	t.addPackerFunctions(m)
 	m["templatefile"] = t.templateFileFunc(m)
 	return m
 }
@@ -167,28 +168,17 @@ func (t *Template) resolve(p string) string {
 	return filepath.Join(t.cwd, p)
 }
 
+// readFile reads a text file for file and templatefile: a regular file of at
+// most MaxFunctionFileSize bytes.
 func (t *Template) readFile(p string) (string, error) {
-	b, err := readRegular(t.resolve(p))
+	b, err := readBounded(t.resolve(p), MaxFunctionFileSize)
 	if err != nil {
-		return "", fmt.Errorf("read %s: %w", p, err)
+		return "", err
 	}
 	if !utf8.Valid(b) {
 		return "", fmt.Errorf("%s is not UTF-8 text; use filebase64 for binary files", p)
 	}
 	return string(b), nil
-}
-
-// readRegular reads a regular file; devices and pipes (which could block or
-// never end) are refused.
-func readRegular(path string) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("not a regular file")
-	}
-	return os.ReadFile(path)
 }
 
 func (t *Template) envFunc(inDefaults bool) function.Function {
@@ -199,14 +189,7 @@ func (t *Template) envFunc(inDefaults bool) function.Function {
 			if !inDefaults {
 				return cty.UnknownVal(cty.String), fmt.Errorf("env can only be used in the default value of a variable; declare a variable with default = env(%q) and use it instead", args[0].AsString())
 			}
-			prefix := args[0].AsString() + "="
-			val := ""
-			for _, kv := range t.env {
-				if v, ok := strings.CutPrefix(kv, prefix); ok {
-					val = v // the last entry wins, as in os.Getenv
-				}
-			}
-			return cty.StringVal(val), nil
+			return cty.StringVal(t.getenv(args[0].AsString())), nil
 		},
 	})
 }
@@ -263,6 +246,9 @@ func (t *Template) templateFileFunc(funcs funcMap) function.Function {
 			src, err := t.readFile(name)
 			if err != nil {
 				return cty.UnknownVal(cty.String), err
+			}
+			if d := checkNesting([]byte(src), name, scanTemplate); d != nil {
+				return cty.UnknownVal(cty.String), fmt.Errorf("parse %s: %s", name, d.Detail)
 			}
 			expr, diags := hclsyntax.ParseTemplate([]byte(src), name, hcl.InitialPos)
 			if diags.HasErrors() {
@@ -367,8 +353,8 @@ func newUUID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
-// lengthFunc is stdlib's length extended to strings, as in Packer and
-// Terraform: the number of characters.
+// lengthFunc is stdlib's length extended to strings (the number of
+// characters) and objects (the number of attributes), as in Packer.
 var lengthFunc = function.New(&function.Spec{
 	Params: []function.Parameter{{
 		Name: "value", Type: cty.DynamicPseudoType, AllowDynamicType: true, AllowUnknown: true,
@@ -378,13 +364,20 @@ var lengthFunc = function.New(&function.Spec{
 		if ty == cty.String || ty == cty.DynamicPseudoType || ty.IsCollectionType() || ty.IsTupleType() || ty.IsObjectType() {
 			return cty.Number, nil
 		}
-		return cty.NilType, fmt.Errorf("length needs a string or a collection, not %s", ty.FriendlyName())
+		return cty.NilType, fmt.Errorf("length needs a string, a collection or a structure, not %s", ty.FriendlyName())
 	},
 	Impl: func(args []cty.Value, _ cty.Type) (cty.Value, error) {
 		v := args[0]
-		if v.Type() == cty.String {
+		switch ty := v.Type(); {
+		case ty == cty.DynamicPseudoType:
+			return cty.UnknownVal(cty.Number), nil
+		case ty == cty.String:
 			return stdlib.Strlen(v)
+		case ty.IsObjectType():
+			return cty.NumberIntVal(int64(len(ty.AttributeTypes()))), nil
+		case ty.IsTupleType():
+			return cty.NumberIntVal(int64(len(ty.TupleElementTypes()))), nil
 		}
-		return stdlib.Length(v)
+		return v.Length(), nil
 	},
 })

@@ -44,6 +44,13 @@ func TestLegacyRender(t *testing.T) {
 		"{{ split \"a-b\" \"-\" 5 }}": "out of range",
 		"{{ nosuchfunc }}":            "nosuchfunc",
 		"{{ isotime \"a\" \"b\" }}":   "at most one layout",
+		// Actions whose cost is not bounded by the string's length.
+		"{{ range 1000000000 }}{{ end }}":                 "range is not supported",
+		"{{ if 1 }}{{ range . }}x{{ end }}{{ end }}":      "range is not supported",
+		"{{ define \"a\" }}{{ template \"a\" }}{{ end }}": "define and block are not supported",
+		"{{ template \"legacy\" }}":                       "template is not supported",
+		"{{ replace \"\" \"xxxxxxxxxxxxxxxx\" -1 (replace_all \"\" \"xxxxxxxxxxxxxxxx\" (replace_all \"\" \"xxxxxxxxxxxxxxxx\" (replace_all \"\" \"xxxxxxxxxxxxxxxx\" (replace_all \"\" \"xxxxxxxxxxxxxxxx\" (replace_all \"\" \"xxxxxxxxxxxxxxxx\" \"abc\"))))) }}": "longer than",
+		strings.Repeat("{{ isotime \"2006-01-02 15:04:05 2006-01-02 15:04:05\" }}", 40000): "longer than",
 	} {
 		if _, err := l.Render(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Render(%q) error = %v, want one containing %q", in, err, want)

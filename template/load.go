@@ -3,6 +3,7 @@ package template
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclparse"
+	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -90,14 +92,24 @@ type loader struct {
 	t      *Template
 	// vars holds what the loader needs about each variable beyond Variable.
 	vars map[string]*varDecl
+	// refused holds the files read but not parsed (nested too deeply), so
+	// that diagnostics about them show snippets.
+	refused map[string]*hcl.File
 }
 
 // Load reads a template from path: one file, or every *.pkr.hcl, *.kiln.hcl,
 // *.pkr.json and *.kiln.json file of a directory (not its subdirectories).
-// It reports every problem it finds at once. The returned Template is never
+// It reports every problem it finds at once, in source order (file, line,
+// column; those without a range last). The returned Template is never
 // nil: even when loading fails it holds the parsed files, so that
-// WriteDiagnostics can show snippets.
+// WriteDiagnostics can show snippets. It returns at most MaxDiagnostics
+// diagnostics, the last counting those left out.
 func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
+	t, diags := loadUncapped(path, opts...)
+	return t, capDiagnostics(diags)
+}
+
+func loadUncapped(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 	cfg := loadConfig{}
 	for _, o := range opts {
 		o(&cfg)
@@ -123,7 +135,8 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 		},
 		vars: map[string]*varDecl{},
 	}
-	defer func() { l.t.Files = l.parser.Files() }()
+	defer func() { l.t.Files = l.files() }()
+	l.t.IterationID = newUUID()
 	l.t.funcs = l.t.functions(false)
 
 	files, autoVarFiles, diags := l.findFiles(path)
@@ -183,7 +196,7 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 			Detail:   fmt.Sprintf("The template at %s has no build block, so it builds nothing.", path),
 		})
 	}
-	return l.t, diags
+	return l.t, hclconf.SortBySource(diags)
 }
 
 // findFiles lists the template files and the auto var files to read.
@@ -243,12 +256,48 @@ func hasSuffix(name string, suffixes []string) bool {
 	return false
 }
 
-// parseFile parses an HCL or JSON file, chosen by its extension.
+// parseFile parses an HCL or JSON file, chosen by its extension. It reads
+// only a regular file of at most MaxTemplateFileSize bytes, and parses only
+// one that nests at most MaxNestingDepth levels deep.
 func (l *loader) parseFile(name string) (*hcl.File, hcl.Diagnostics) {
-	if strings.HasSuffix(name, ".json") {
-		return l.parser.ParseJSONFile(name)
+	src, err := ReadFile(name)
+	if err != nil {
+		return nil, hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Cannot read file",
+			Detail:   err.Error() + ".",
+		}}
 	}
-	return l.parser.ParseHCLFile(name)
+	json := strings.HasSuffix(name, ".json")
+	var d *hcl.Diagnostic
+	if json {
+		d = checkJSONNesting(src, name)
+	} else {
+		d = checkNesting(src, name, scanConfig)
+	}
+	if d != nil {
+		if l.refused == nil {
+			l.refused = map[string]*hcl.File{}
+		}
+		l.refused[name] = &hcl.File{Bytes: src}
+		return nil, hcl.Diagnostics{d}
+	}
+	if json {
+		return l.parser.ParseJSON(src, name)
+	}
+	return l.parser.ParseHCL(src, name)
+}
+
+// files returns the files the loader parsed and those it refused to parse.
+func (l *loader) files() map[string]*hcl.File {
+	parsed := l.parser.Files()
+	if len(l.refused) == 0 {
+		return parsed
+	}
+	all := make(map[string]*hcl.File, len(parsed)+len(l.refused))
+	maps.Copy(all, parsed)
+	maps.Copy(all, l.refused)
+	return all
 }
 
 // evalContext is the context for expressions outside builds: variables,
@@ -272,7 +321,7 @@ func (t *Template) baseVariables() map[string]cty.Value {
 		"local":  cty.ObjectVal(locals),
 		"data":   t.dataValue(),
 		"path":   t.pathValue(),
-		"packer": cty.ObjectVal(map[string]cty.Value{"version": cty.StringVal(PackerVersion)}),
+		"packer": t.packerValue(),
 	}
 }
 

@@ -12,8 +12,48 @@ import (
 
 // PackerVersion is the Packer release whose template language kiln reads:
 // packer { required_version } is checked against it, and packer.version
-// returns it.
-const PackerVersion = "1.11.2"
+// returns it. kiln's own version is reported apart from it (kiln version,
+// the manifest, lineage tags).
+const PackerVersion = "1.16.0"
+
+// fingerprintEnv is the variable with which Packer's users set the version
+// fingerprint of a build.
+const fingerprintEnv = "HCP_PACKER_BUILD_FINGERPRINT"
+
+// packerValue is the packer object of expressions: version (PackerVersion),
+// iterationID (the run's IterationID) and versionFingerprint
+// (HCP_PACKER_BUILD_FINGERPRINT from the template's environment when set, as
+// Packer lets it be set, otherwise the run's IterationID: kiln talks to no
+// HCP Packer registry, and every run is a new version). Both IDs are unknown
+// in a Template that Load did not make, so that validation still passes.
+func (t *Template) packerValue() cty.Value {
+	id := cty.UnknownVal(cty.String)
+	if t.IterationID != "" {
+		id = cty.StringVal(t.IterationID)
+	}
+	fingerprint := id
+	if fp := t.getenv(fingerprintEnv); fp != "" {
+		fingerprint = cty.StringVal(fp)
+	}
+	return cty.ObjectVal(map[string]cty.Value{
+		"version":            cty.StringVal(PackerVersion),
+		"iterationID":        id,
+		"versionFingerprint": fingerprint,
+	})
+}
+
+// getenv returns the value of name in the template's environment; the last
+// entry wins, as in os.Getenv.
+func (t *Template) getenv(name string) string {
+	prefix := name + "="
+	val := ""
+	for _, kv := range t.env {
+		if v, ok := strings.CutPrefix(kv, prefix); ok {
+			val = v
+		}
+	}
+	return val
+}
 
 var packerSchema = &hcl.BodySchema{
 	Attributes: []hcl.AttributeSchema{{Name: "required_version"}},

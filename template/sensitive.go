@@ -101,7 +101,9 @@ func redactText(s string, secrets []string) string {
 
 // WriteDiagnostics prints diags as hcl's text writer does, with file:line:col
 // and a snippet of the source, width columns wide (0 for no wrapping), in
-// colour if color is set. Sensitive values of t never appear: they are
+// colour if color is set. It writes at most MaxDiagnostics diagnostics (the
+// last counting those left out) and snippets of at most SnippetLines lines of
+// SnippetColumns bytes. Sensitive values of t never appear: they are
 // replaced by "<sensitive>" in summaries and details, masked in snippets, and
 // left out of the values the writer lists for an expression. t may be nil.
 func (t *Template) WriteDiagnostics(w io.Writer, diags hcl.Diagnostics, color bool, width uint) error {
@@ -133,7 +135,26 @@ func writeDiagnostics(w io.Writer, files map[string]*hcl.File, secrets []string,
 		}
 		diags = redacted
 	}
-	return hcl.NewDiagnosticTextWriter(w, files, width, color).WriteDiagnostics(diags)
+	for _, d := range capDiagnostics(diags) {
+		shown := files
+		if f := files[subjectFile(d)]; f != nil && f.Bytes != nil {
+			var tf *hcl.File
+			tf, d = trimSnippet(f, d)
+			shown = map[string]*hcl.File{d.Subject.Filename: tf}
+		}
+		if err := hcl.NewDiagnosticTextWriter(w, shown, width, color).WriteDiagnostic(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subjectFile names the file of d's subject; "" when it has none.
+func subjectFile(d *hcl.Diagnostic) string {
+	if d.Subject == nil {
+		return ""
+	}
+	return d.Subject.Filename
 }
 
 // redactContext flattens ctx into one context whose values that hold a

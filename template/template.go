@@ -18,6 +18,9 @@ type Template struct {
 	// Now is the run's single timestamp: every timestamp() call and legacy
 	// {{ timestamp }} in one run agrees on it.
 	Now time.Time
+	// IterationID is the run's packer.iterationID, a random UUID that Load
+	// chooses: every expression in one run agrees on it.
+	IterationID string
 
 	Variables map[string]*Variable
 	Locals    map[string]*Local
@@ -31,7 +34,7 @@ type Template struct {
 	env   []string             // the environment env() reads in variable defaults
 	funcs funcMap              // functions outside variable defaults
 	base  map[string]cty.Value // var, local, data, path and packer
-	// pending is set while data blocks wait for EvaluateDataSources.
+	// pending is set until EvaluateDataSources succeeds.
 	pending *pendingData
 	// dataSecrets are the parts of data values that sensitive locals use,
 	// and the secrets data sources report (SecretsReporter).

@@ -274,7 +274,7 @@ func (l *loader) assignString(decl *varDecl, raw, from string) hcl.Diagnostics {
 	if decl.literal {
 		val = cty.StringVal(raw)
 	} else {
-		expr, diags := hclsyntax.ParseExpression([]byte(raw), "<value for var."+decl.v.Name+">", hcl.InitialPos)
+		expr, diags := parseExpression([]byte(raw), "<value for var."+decl.v.Name+">")
 		if diags.HasErrors() {
 			decl.v.Value = cty.DynamicVal
 			return hcl.Diagnostics{{

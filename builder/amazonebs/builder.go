@@ -17,6 +17,7 @@ import (
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/event"
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/awsutil"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/step"
@@ -33,10 +34,8 @@ type Builder struct {
 	journalDir string
 	publicIP   func(ctx context.Context) (string, error)
 	waits      waitTimes
-	// family is set when the source is decoded for a build with a family
-	// block; lineage holds the tags SetLineage gave.
-	family  *familyVars
-	lineage map[string]string
+	// names holds ami_name unevaluated, to name a family's versions.
+	names family.Names
 }
 
 // waitTimes bounds the waits. The deadlines are generous: the AMI waits
@@ -56,15 +55,14 @@ var defaultWaits = waitTimes{
 
 // New decodes a source "amazon-ebs" body. It has no side effects.
 func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
-	b := &Builder{waits: defaultWaits, family: familyFrom(ectx)}
-	diags := hclconf.Decode(body, ectx, &b.cfg)
+	b := &Builder{waits: defaultWaits, names: family.NewNames(body, ectx, "ami_name")}
+	var versionRefs hcl.Diagnostics
+	diags := hclconf.Decode(family.GuardVersion(body, ectx, &versionRefs, "ami_name"), ectx, &b.cfg)
+	diags = append(diags, versionRefs...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	if b.family != nil && b.cfg.AMIName == "" && !attrSet(body, "ami_name") {
-		b.cfg.AMIName = b.family.imageName()
-	}
-	diags = append(diags, b.cfg.validate(body)...)
+	diags = append(diags, b.cfg.validate(body, family.EngineNamed(ectx))...)
 	if diags.HasErrors() {
 		return nil, diags
 	}
@@ -109,7 +107,10 @@ type state struct {
 	debugKeys []string
 	// launch
 	instance types.Instance
-	// lineage tags of a family image (SetLineage)
+	// undo names, in what it reports left behind, the resources that go
+	// with another (an instance's volumes); nil in unit tests.
+	undo *undoLog
+	// lineage tags of a family image (builder.Env.Image)
 	lineage map[string]string
 	// create-image, copy
 	mu        sync.Mutex
@@ -177,12 +178,15 @@ func (b *Builder) run(ctx context.Context, env *builder.Env, hook builder.Hook, 
 		tempTags: awsutil.TempTags(build, time.Now(), ttl),
 		publicIP: b.publicIP,
 		images:   map[string]string{}, snapshots: map[string][]string{},
-		lineage: b.lineage,
+	}
+	if env.Image != nil {
+		s.lineage = env.Image.Tags
 	}
 	if s.publicIP == nil {
 		s.publicIP = checkIP
 	}
 	rec := &undoLog{sink: events}
+	s.undo = rec
 	runErr := step.Run(ctx, env.Runner(rec), s, steps...)
 	if cerr := j.Close(); cerr != nil && runErr == nil {
 		events.Emit(&event.Message{Level: event.Warn, Text: fmt.Sprintf("amazon-ebs: close journal: %v", cerr)})
@@ -206,6 +210,16 @@ func steps() []step.Step[state] {
 	})
 }
 
+// StepNames returns the names of the steps an amazon-ebs build runs, in
+// order, as its step events name them.
+func StepNames() []string {
+	var out []string
+	for _, st := range steps() {
+		out = append(out, st.Name)
+	}
+	return out
+}
+
 // machineSteps launch the temporary instance from the source image and
 // provision it: the part of a build a family's test repeats.
 func machineSteps() []step.Step[state] {
@@ -219,14 +233,28 @@ func machineSteps() []step.Step[state] {
 }
 
 // undoLog passes events on and remembers what undo removed and what it
-// left, so a failed build's error says what was cleaned.
+// left, so a failed build's error says what was cleaned. A resource left
+// behind brings the resources that go with it (attach): an instance left
+// running keeps its volumes, which are reported too.
 type undoLog struct {
 	sink          event.Sink
 	mu            sync.Mutex
 	removed, left []string
+	with          map[string][]string // undo's what → what goes with it
+}
+
+// attach records that parts go with the resource undo names what.
+func (l *undoLog) attach(what string, parts ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.with == nil {
+		l.with = map[string][]string{}
+	}
+	l.with[what] = append(l.with[what], parts...)
 }
 
 func (l *undoLog) Emit(e event.Event) {
+	var also []string
 	l.mu.Lock()
 	switch e := e.(type) {
 	case *event.UndoFinished:
@@ -234,10 +262,16 @@ func (l *undoLog) Emit(e event.Event) {
 			l.removed = append(l.removed, e.What)
 		}
 	case *event.LeftBehind:
-		l.left = append(l.left, e.What)
+		also = l.with[e.What]
+		l.left = append(append(l.left, e.What), also...)
 	}
 	l.mu.Unlock()
 	l.sink.Emit(e)
+	if lb, ok := e.(*event.LeftBehind); ok {
+		for _, what := range also {
+			l.sink.Emit(&event.LeftBehind{Meta: lb.Meta, Step: lb.Step, What: what})
+		}
+	}
 }
 
 func (l *undoLog) summary() string {

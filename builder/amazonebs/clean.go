@@ -70,8 +70,12 @@ type CleanReport struct {
 // cleanup left behind: instances first, then volumes, key pairs, security
 // groups, and images with their snapshots. It finds them by their kiln tags
 // and from the local journals (launch templates of spot builds go right
-// after the instances). Resources of builds whose process still runs
-// (on this host) are never touched.
+// after the instances): by the IDs they recorded, and, for a create call
+// whose answer the build never got, by the name or client token its intent
+// recorded (an image by its name in that region). A journal is removed once
+// everything it accounts for is gone and a second look-up of its open
+// intents finds nothing. Resources of builds whose process still runs (on
+// this host) are never touched.
 func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 	if opts.Events == nil {
 		opts.Events = event.Discard
@@ -176,9 +180,17 @@ func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 			}
 			opts.Events.Emit(msg)
 		}
+		if !opts.DryRun {
+			if err := settled(ctx, c, region, dead); err != nil {
+				errs = append(errs, regionalError(region, "clean", err))
+			}
+		}
 	}
 	if !opts.DryRun && len(errs) == 0 && len(rep.Failed) == 0 {
 		for _, j := range dead {
+			if slices.ContainsFunc(j.Regions, func(r string) bool { return !slices.Contains(regions, r) }) {
+				continue // a region it touched was not swept
+			}
 			if err := os.Remove(j.Path); err == nil {
 				rep.JournalsRemoved = append(rep.JournalsRemoved, j.Path)
 			}
@@ -188,6 +200,28 @@ func Clean(ctx context.Context, opts CleanOptions) (*CleanReport, error) {
 		errs = append(errs, fmt.Errorf("clean: %d resources could not be removed", len(rep.Failed)))
 	}
 	return rep, errors.Join(errs...)
+}
+
+// settled looks up again what the unanswered create calls of the dead
+// builds may have made in region: a journal goes only once that proves
+// nothing of them remains.
+func settled(ctx context.Context, c EC2, region string, dead map[string]*awsutil.JournalFile) error {
+	var errs []error
+	for build, j := range dead {
+		for _, e := range j.Intents {
+			if e.Region != region {
+				continue
+			}
+			res, err := intended(ctx, c, build, e)
+			if err == nil && len(res) > 0 {
+				err = fmt.Errorf("%s still there", res[0])
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s %q of build %s: %w", e.Kind, e.Token, build, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // removal order: what uses a resource goes before it.
@@ -293,11 +327,25 @@ func findTemporary(ctx context.Context, c EC2, region string, selected func([]ty
 			add(kindSnapshot, aws.ToString(sn.SnapshotId), sn.Tags)
 		}
 	}
-	// What the journals of dead builds recorded, tagged or not.
+	// What the journals of dead builds recorded, tagged or not, and what
+	// the create calls they never heard back from made.
 	for build, j := range dead {
+		buildTag := []types.Tag{{Key: aws.String(awsutil.TagBuildID), Value: aws.String(build)}}
 		for _, e := range j.Pending {
 			if e.Region == region {
-				add(e.Kind, e.ID, []types.Tag{{Key: aws.String(awsutil.TagBuildID), Value: aws.String(build)}})
+				add(e.Kind, e.ID, buildTag)
+			}
+		}
+		for _, e := range j.Intents {
+			if e.Region != region {
+				continue
+			}
+			res, err := intended(ctx, c, build, e)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range res {
+				add(r.Kind, r.ID, buildTag)
 			}
 		}
 	}

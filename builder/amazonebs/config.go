@@ -129,8 +129,9 @@ const (
 var sshInterfaces = []string{"public_ip", "private_ip", "public_dns", "private_dns"}
 
 // validate checks every option that needs no I/O. Values not known yet
-// (zero) pass.
-func (c *Config) validate(body hcl.Body) hcl.Diagnostics {
+// (zero) pass. engineNamed: the build engine names the image (a build with
+// a family block), so ami_name may be left out.
+func (c *Config) validate(body hcl.Body, engineNamed bool) hcl.Diagnostics {
 	diags := c.AccessConfig.Validate(body)
 	diags = append(diags, c.Comm.Validate(body)...)
 	bad := func(attr, summary, detail string) {
@@ -149,7 +150,7 @@ func (c *Config) validate(body hcl.Body) hcl.Diagnostics {
 	if !attrSet(body, "instance_type") && !attrSet(body, "spot_instance_types") {
 		missing("amazon-ebs needs instance_type (or spot_instance_types with spot_price).")
 	}
-	if !c.SkipCreateAMI && !attrSet(body, "ami_name") && c.AMIName == "" {
+	if !c.SkipCreateAMI && !engineNamed && !attrSet(body, "ami_name") && c.AMIName == "" {
 		missing("amazon-ebs needs ami_name, unless skip_create_ami = true.")
 	}
 	if n := c.AMIName; n != "" && !strings.Contains(n, "{{") && (len(n) < 3 || len(n) > 128) {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/event/eventtest"
+	"github.com/kilnhq/kiln/family"
 	"github.com/kilnhq/kiln/internal/testboot"
 )
 
@@ -194,5 +195,32 @@ func TestEncryptBootEncryptsRootAtLaunch(t *testing.T) {
 	bdm := s.blockDevices()
 	if len(bdm) != 1 || aws.ToString(bdm[0].DeviceName) != "/dev/xvda" || !aws.ToBool(bdm[0].Ebs.Encrypted) || aws.ToString(bdm[0].Ebs.KmsKeyId) != "alias/k" {
 		t.Errorf("mappings = %+v", bdm)
+	}
+}
+
+// TestFamilyImageName: decoded once for a build with a family block, the
+// builder names any version from ami_name, or FAMILY-VERSION without one;
+// outside a family build ami_name is still required.
+func TestFamilyImageName(t *testing.T) {
+	const src = `
+region        = "us-east-1"
+source_ami    = "ami-12345678"
+instance_type = "t3.micro"
+`
+	ectx := family.EvalContext(nil, "web", "")
+	for name, want := range map[string]string{
+		``:                                     "web-1.0.2",
+		`ami_name = "web-${family.version}-x"`: "web-1.0.2-x",
+	} {
+		b, diags := New(parseBody(t, src+name), ectx)
+		if diags.HasErrors() {
+			t.Fatalf("%s: %v", name, diags)
+		}
+		if got, err := b.(*Builder).ImageName("web", "1.0.2"); err != nil || got != want {
+			t.Errorf("%s: ImageName = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if _, diags := New(parseBody(t, src), nil); !strings.Contains(diags.Error(), "needs ami_name") {
+		t.Errorf("without a family and ami_name: %v", diags)
 	}
 }

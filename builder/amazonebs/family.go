@@ -1,7 +1,6 @@
 package amazonebs
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,7 +10,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/builder"
@@ -26,25 +24,6 @@ var (
 	_ family.Builder = (*Builder)(nil)
 	_ family.Tester  = (*Builder)(nil)
 )
-
-// familyVars is the template's family variable: set when the source is
-// decoded for a build with a family block.
-type familyVars struct {
-	name, version string // version is "" while unknown (validation)
-}
-
-func familyFrom(ectx *hcl.EvalContext) *familyVars {
-	name, version, ok := family.FromEvalContext(ectx)
-	if !ok {
-		return nil
-	}
-	return &familyVars{name: name, version: version}
-}
-
-// imageName is the default ami_name of a family image.
-func (f *familyVars) imageName() string {
-	return family.DefaultName(f.name, cmp.Or(f.version, family.PlaceholderVersion))
-}
 
 // access returns the configuration with its region resolved, and the EC2
 // clients.
@@ -65,8 +44,8 @@ func (b *Builder) access(ctx context.Context) (Config, ClientFunc, error) {
 }
 
 // FamilyCatalog returns the AWS catalog of the build region and the
-// ami_regions.
-func (b *Builder) FamilyCatalog(ctx context.Context) (family.Catalog, error) {
+// ami_regions; its family tags tell families apart.
+func (b *Builder) FamilyCatalog(ctx context.Context, _ string) (family.Catalog, error) {
 	cfg, _, err := b.access(ctx)
 	if err != nil {
 		return nil, err
@@ -130,12 +109,16 @@ func (b *Builder) FamilySource(ctx context.Context) ([]byte, string, error) {
 	return out, aws.ToString(img.ImageId), nil
 }
 
-// ImageName returns ami_name as configured (legacy {{ }} strings are
-// rendered when the image is made).
-func (b *Builder) ImageName() string { return b.cfg.AMIName }
-
-// SetLineage makes Run tag the AMIs and their snapshots with tags.
-func (b *Builder) SetLineage(tags map[string]string) { b.lineage = maps.Clone(tags) }
+// ImageName returns ami_name evaluated for fam's version, or
+// FAMILY-VERSION when it is not set (legacy {{ }} strings are rendered when
+// the image is made).
+func (b *Builder) ImageName(fam, version string) (string, error) {
+	name, err := b.names.Value("ami_name", fam, version, family.DefaultName(fam, version))
+	if err != nil {
+		return "", fmt.Errorf("amazon-ebs: %w", err)
+	}
+	return name, nil
+}
 
 // FamilyArtifact returns the Artifact of an existing family image.
 func (b *Builder) FamilyArtifact(img family.Image) artifact.Artifact {

@@ -428,7 +428,9 @@ func BenchmarkFamilyUnchangedRebuild(b *testing.B) {
 
 // TestFamilyNames: with a family, ami_name may be left out (FAMILY-VERSION)
 // or written with ${family.version}; a name without the version fails the
-// build before anything is launched.
+// build before anything is launched. Another attribute that uses
+// family.version is an error: the source is decoded once, before the
+// version is known.
 func TestFamilyNames(t *testing.T) {
 	src := func(name string) string {
 		return `
@@ -451,6 +453,8 @@ build {
 		`ami_name = "web-${family.version}-x"`: "",
 		`ami_name = "web-{{ timestamp }}"`:     "",
 		`ami_name = "web-${family.versions}"`:  "Unsupported attribute",
+		"ami_name = \"web-${family.version}\"\n  ami_description = \"web ${family.version}\"": "family.version cannot be used in ami_description",
+		`ami_description = "a ${family.name} image"`:                                          "",
 	} {
 		dir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(dir, "t.pkr.hcl"), []byte(src(name)), 0o644); err != nil {

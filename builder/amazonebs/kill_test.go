@@ -2,6 +2,7 @@ package amazonebs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -149,6 +150,76 @@ func TestIntegrationKilledThenClean(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIntegrationKilledDuringCopyImage kills a build with SIGKILL while
+// CopyImage's answer is in flight: the copy exists in the copy region
+// (untagged, as moto drops the copy's tag specifications), and the journal
+// holds only the intent. Clean must find the copy by its name and remove it
+// with its snapshot, with everything else the build left.
+func TestIntegrationKilledDuringCopyImage(t *testing.T) {
+	r := newRig(t)
+	endpoint, copied := holdAnswer(t, r.moto.Endpoint, "CopyImage")
+	src := strings.Replace(r.hcl(""), fmt.Sprintf("custom_endpoint_ec2 = %q", r.moto.Endpoint), fmt.Sprintf("custom_endpoint_ec2 = %q", endpoint), 1)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "KILN_TEST_CHILD_HCL="+src, "KILN_TEST_CHILD_JOURNAL="+r.journal, "KILN_TEST_CHILD_FREEZE=never")
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	select {
+	case <-copied:
+	case <-time.After(90 * time.Second):
+		t.Fatal("the build made no copy within 90 s")
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if len(r.left(r.away)) == 0 {
+		t.Fatal("no copy in the copy region: the test proves nothing")
+	}
+	rep, err := Clean(context.Background(), CleanOptions{
+		Access:      awsutil.AccessConfig{Region: buildRegion, AccessKey: "testing", SecretKey: "testing", CustomEndpointEC2: r.moto.Endpoint},
+		JournalOnly: true,
+		JournalDir:  r.journal,
+	})
+	if err != nil {
+		t.Fatalf("clean: %v", err)
+	}
+	t.Logf("clean removed %v", rep.Removed)
+	r.assertClean()
+}
+
+// holdAnswer puts a proxy in front of target that passes every call on but
+// never answers the calls of operation op (EC2 has done them): copied is
+// closed once the first has been done.
+func holdAnswer(t *testing.T, target, op string) (endpoint string, done <-chan struct{}) {
+	u, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	doneCh, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		req.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		if form.Get("Action") != op {
+			proxy.ServeHTTP(w, req)
+			return
+		}
+		proxy.ServeHTTP(httptest.NewRecorder(), req.WithContext(context.WithoutCancel(req.Context())))
+		once.Do(func() { close(doneCh) })
+		<-release
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) })
+	return srv.URL, doneCh
 }
 
 func readLineWithin(r io.Reader, d time.Duration) (string, error) {

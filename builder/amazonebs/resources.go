@@ -27,12 +27,13 @@ const (
 	kindLaunchTemplate = "launch-template"
 )
 
-// created journals a resource that now exists and registers its undo. The
-// undo is registered even when the journal write fails, so the resource is
-// still removed; the error then fails the step.
-func (s *state) created(u *step.Undo, region, kind, id string, onFailure bool, remove func(ctx context.Context, c EC2) error) error {
-	jerr := s.journal.Created(region, kind, id)
-	what := fmt.Sprintf("%s %s in %s", kind, id, region)
+// created journals a resource that now exists, made by the create call
+// whose intent carried token, and registers its undo. The undo is
+// registered even when the journal write fails, so the resource is still
+// removed; the error then fails the step.
+func (s *state) created(u *step.Undo, region, kind, token, id string, onFailure bool, remove func(ctx context.Context, c EC2) error) error {
+	jerr := s.journal.Created(region, kind, token, id)
+	what := undoWhat(region, kind, id)
 	fn := func(ctx context.Context) error {
 		c, err := s.clients(ctx, region)
 		if err != nil {
@@ -54,22 +55,41 @@ func (s *state) created(u *step.Undo, region, kind, id string, onFailure bool, r
 	return nil
 }
 
+// undoWhat names a resource in undo events: "instance i-0abc in us-east-1".
+func undoWhat(region, kind, id string) string {
+	return fmt.Sprintf("%s %s in %s", kind, id, region)
+}
+
 // createTimeout bounds a call that creates a resource (see create).
 const createTimeout = 2 * time.Minute
 
-// create makes call, which creates a resource, with in. A cancelled ctx
-// stops the call from being sent but not once it is sent: EC2 may already
-// have made the resource, and only the answer names it for undo. An
-// interrupt must not throw that answer away, so the call runs under its
-// own deadline, createTimeout.
-func create[In, Out any](ctx context.Context, call func(context.Context, In, ...func(*ec2.Options)) (Out, error), in In) (Out, error) {
+// create makes call, which creates a resource of kind in region, with in.
+// It first journals the intent, with the token (client token or name) by
+// which kiln clean finds the resource should the process die before the
+// answer; the caller settles it with created once it has the ID, and
+// create settles it when EC2 refuses the call. A cancelled ctx stops the
+// call from being sent but not once it is sent: EC2 may already have made
+// the resource, and only the answer names it for undo. An interrupt must
+// not throw that answer away, so the call runs under its own deadline,
+// createTimeout. A call that gets no answer leaves its intent open.
+func create[In, Out any](ctx context.Context, j *awsutil.Journal, region, kind, token string, call func(context.Context, In, ...func(*ec2.Options)) (Out, error), in In) (Out, error) {
+	var zero Out
 	if err := ctx.Err(); err != nil {
-		var zero Out
+		return zero, err
+	}
+	if err := j.Intent(region, kind, token); err != nil {
 		return zero, err
 	}
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), createTimeout)
 	defer cancel()
-	return call(cctx, in)
+	out, err := call(cctx, in)
+	if err != nil && apiCode(err) != "" {
+		// EC2 answered: nothing was made.
+		if jerr := j.Refused(region, kind, token); jerr != nil {
+			return zero, errors.Join(err, jerr)
+		}
+	}
+	return out, err
 }
 
 // apiCode returns the error code of an AWS API error, or "".
@@ -93,14 +113,30 @@ type remover struct {
 	waits  waitTimes
 }
 
+// maxTerminations bounds the TerminateInstances calls remover.instance
+// makes for one instance.
+const maxTerminations = 5
+
 // instance terminates an instance, waits until it is gone, and deletes the
-// volumes of build that it left (delete_on_termination = false).
+// volumes of build that it left (delete_on_termination = false). An
+// instance seen in a state that a termination does not lead through
+// (stopped, stopping, running, pending: a stop or start that reached EC2
+// after the termination, or a stale answer) is asked to terminate again, up
+// to maxTerminations requests in all; then the wait fails rather than
+// waiting for a state that will not come.
 func (r remover) instance(ctx context.Context, c EC2, id, build string) error {
-	_, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
-	if err != nil && !notFound(err) {
-		return fmt.Errorf("terminate instance %s: %w", id, err)
+	terminate := func(ctx context.Context) error {
+		_, err := c.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: []string{id}})
+		if err != nil && !notFound(err) {
+			return fmt.Errorf("terminate instance %s: %w", id, err)
+		}
+		return nil
 	}
-	err = r.waiter(r.waits.removal).Wait(ctx, "instance "+id, "terminated", func(ctx context.Context) (string, bool, error) {
+	if err := terminate(ctx); err != nil {
+		return err
+	}
+	requests := 1
+	err := r.waiter(r.waits.removal).Wait(ctx, "instance "+id, "terminated", func(ctx context.Context) (string, bool, error) {
 		out, err := c.DescribeInstances(ctx, &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
 		if notFound(err) {
 			return "gone", true, nil
@@ -108,10 +144,29 @@ func (r remover) instance(ctx context.Context, c EC2, id, build string) error {
 		if err != nil {
 			return "", false, err
 		}
-		if in := firstInstance(out); in != nil {
-			return string(in.State.Name), in.State.Name == types.InstanceStateNameTerminated, nil
+		in := firstInstance(out)
+		if in == nil {
+			return "gone", true, nil
 		}
-		return "gone", true, nil
+		var st types.InstanceStateName
+		if in.State != nil {
+			st = in.State.Name
+		}
+		switch st {
+		case types.InstanceStateNameTerminated:
+			return string(st), true, nil
+		case types.InstanceStateNameShuttingDown:
+			return string(st), false, nil
+		default:
+			if requests >= maxTerminations {
+				return "", false, fmt.Errorf("instance %s is still %s after %d termination requests", id, st, requests)
+			}
+			requests++
+			if err := terminate(ctx); err != nil {
+				return "", false, err
+			}
+			return string(st) + " (terminating again)", false, nil
+		}
 	})
 	if err != nil {
 		return err

@@ -48,10 +48,7 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 		data.SecurityGroupIds = s.sgIDs
 	}
 	name := "kiln_" + s.build
-	if err := s.journal.Intent(s.region, kindLaunchTemplate, name); err != nil {
-		return "", err
-	}
-	lt, err := create(ctx, s.ec2.CreateLaunchTemplate, &ec2.CreateLaunchTemplateInput{
+	lt, err := create(ctx, s.journal, s.region, kindLaunchTemplate, name, s.ec2.CreateLaunchTemplate, &ec2.CreateLaunchTemplateInput{
 		LaunchTemplateName: aws.String(name),
 		LaunchTemplateData: data,
 		ClientToken:        aws.String(s.clientToken("launch-template")),
@@ -61,7 +58,7 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 		return "", fmt.Errorf("create temporary launch template: %w", err)
 	}
 	ltID := aws.ToString(lt.LaunchTemplate.LaunchTemplateId)
-	if err := s.created(u, s.region, kindLaunchTemplate, ltID, false, func(ctx context.Context, c EC2) error {
+	if err := s.created(u, s.region, kindLaunchTemplate, name, ltID, false, func(ctx context.Context, c EC2) error {
 		return s.remover().launchTemplate(ctx, c, ltID)
 	}); err != nil {
 		return "", err
@@ -83,10 +80,7 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 		overrides = append(overrides, o)
 	}
 	token := s.clientToken("create-fleet")
-	if err := s.journal.Intent(s.region, kindInstance, token); err != nil {
-		return "", err
-	}
-	out, err := create(ctx, s.ec2.CreateFleet, &ec2.CreateFleetInput{
+	out, err := create(ctx, s.journal, s.region, kindInstance, token, s.ec2.CreateFleet, &ec2.CreateFleetInput{
 		Type:        types.FleetTypeInstant,
 		ClientToken: aws.String(token),
 		LaunchTemplateConfigs: []types.FleetLaunchTemplateConfigRequest{{
@@ -109,11 +103,14 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 	// Track every instance before looking at errors: an instant fleet may
 	// return some instances and errors together.
 	for _, id := range ids {
-		if err := s.trackInstance(u, id); err != nil {
+		if err := s.trackInstance(u, token, id); err != nil {
 			return "", err
 		}
 	}
 	if len(ids) == 0 {
+		if err := s.journal.Refused(s.region, kindInstance, token); err != nil {
+			return "", err
+		}
 		var why []string
 		for _, e := range out.Errors {
 			why = append(why, aws.ToString(e.ErrorCode)+": "+aws.ToString(e.ErrorMessage))

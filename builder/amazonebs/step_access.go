@@ -44,10 +44,7 @@ func stepKeyPair(ctx context.Context, s *state, u *step.Undo) error {
 		if name == "" {
 			name = "kiln_" + s.build
 		}
-		if err := s.journal.Intent(s.region, kindKeyPair, name); err != nil {
-			return err
-		}
-		_, err := create(ctx, s.ec2.ImportKeyPair, &ec2.ImportKeyPairInput{
+		_, err := create(ctx, s.journal, s.region, kindKeyPair, name, s.ec2.ImportKeyPair, &ec2.ImportKeyPairInput{
 			KeyName:           aws.String(name),
 			PublicKeyMaterial: []byte(loginPub),
 			TagSpecifications: []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeKeyPair, s.tempTags)},
@@ -56,7 +53,7 @@ func stepKeyPair(ctx context.Context, s *state, u *step.Undo) error {
 			return fmt.Errorf("import temporary key pair %s: %w", name, err)
 		}
 		s.keyName = name
-		if err := s.created(u, s.region, kindKeyPair, name, false, func(ctx context.Context, c EC2) error {
+		if err := s.created(u, s.region, kindKeyPair, name, name, false, func(ctx context.Context, c EC2) error {
 			return s.remover().keyPair(ctx, c, name)
 		}); err != nil {
 			return err
@@ -117,10 +114,7 @@ func stepSecurityGroup(ctx context.Context, s *state, u *step.Undo) error {
 		return err
 	}
 	name := "kiln_" + s.build
-	if err := s.journal.Intent(s.region, kindSecurityGroup, name); err != nil {
-		return err
-	}
-	out, err := create(ctx, s.ec2.CreateSecurityGroup, &ec2.CreateSecurityGroupInput{
+	out, err := create(ctx, s.journal, s.region, kindSecurityGroup, name, s.ec2.CreateSecurityGroup, &ec2.CreateSecurityGroupInput{
 		GroupName:         aws.String(name),
 		Description:       aws.String("Temporary SSH access for kiln build " + s.build),
 		VpcId:             aws.String(s.vpcID),
@@ -130,7 +124,7 @@ func stepSecurityGroup(ctx context.Context, s *state, u *step.Undo) error {
 		return fmt.Errorf("create temporary security group: %w", err)
 	}
 	id := aws.ToString(out.GroupId)
-	if err := s.created(u, s.region, kindSecurityGroup, id, false, func(ctx context.Context, c EC2) error {
+	if err := s.created(u, s.region, kindSecurityGroup, name, id, false, func(ctx context.Context, c EC2) error {
 		return s.remover().securityGroup(ctx, c, id)
 	}); err != nil {
 		return err

@@ -30,9 +30,6 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 		}
 	}
 	instance := aws.ToString(s.instance.InstanceId)
-	if err := s.journal.Intent(s.region, kindImage, s.amiName); err != nil {
-		return err
-	}
 	in := &ec2.CreateImageInput{
 		InstanceId:        aws.String(instance),
 		Name:              aws.String(s.amiName),
@@ -44,7 +41,7 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 	if bdm := blockDeviceMappings(s.cfg.AMIBlockDevices); len(bdm) > 0 {
 		in.BlockDeviceMappings = bdm
 	}
-	out, err := create(ctx, s.ec2.CreateImage, in)
+	out, err := create(ctx, s.journal, s.region, kindImage, s.amiName, s.ec2.CreateImage, in)
 	if apiCode(err) == "InvalidAMIName.Duplicate" {
 		err = fmt.Errorf("%w: %w", err, family.ErrNameTaken) // another build took the name meanwhile
 	}
@@ -52,19 +49,20 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 		return fmt.Errorf("create image %q of instance %s: %w", s.amiName, instance, err)
 	}
 	id := aws.ToString(out.ImageId)
-	if err := s.trackImage(u, s.region, id); err != nil {
+	if err := s.trackImage(u, s.region, s.amiName, id); err != nil {
 		return err
 	}
 	s.say("image %s pending in %s", id, s.region)
 	return s.awaitImage(ctx, s.region, s.ec2, id)
 }
 
-// trackImage records an image that exists (pending or not).
-func (s *state) trackImage(u *step.Undo, region, id string) error {
+// trackImage records an image that exists (pending or not), made by the
+// call whose intent carried its name.
+func (s *state) trackImage(u *step.Undo, region, name, id string) error {
 	s.mu.Lock()
 	s.images[region] = id
 	s.mu.Unlock()
-	return s.created(u, region, kindImage, id, true, func(ctx context.Context, c EC2) error {
+	return s.created(u, region, kindImage, name, id, true, func(ctx context.Context, c EC2) error {
 		return s.remover().image(ctx, c, id)
 	})
 }
@@ -171,6 +169,12 @@ func (s *state) copyImage(ctx context.Context, u *step.Undo, source, region stri
 		SourceImageId: aws.String(source),
 		SourceRegion:  aws.String(s.region),
 		ClientToken:   aws.String(token),
+		// The copy and its snapshots are temporary from the moment they
+		// exist, as every resource of a build.
+		TagSpecifications: []types.TagSpecification{
+			awsutil.TagSpec(types.ResourceTypeImage, s.tempTags),
+			awsutil.TagSpec(types.ResourceTypeSnapshot, s.tempTags),
+		},
 	}
 	if desc, err := s.render(s.cfg.AMIDescription, region); err != nil {
 		return fmt.Errorf("ami_description: %w", err)
@@ -183,17 +187,18 @@ func (s *state) copyImage(ctx context.Context, u *step.Undo, source, region stri
 			in.KmsKeyId = aws.String(key)
 		}
 	}
-	if err := s.journal.Intent(region, kindImage, token); err != nil {
-		return err
-	}
-	out, err := create(ctx, c.CopyImage, in)
+	// The intent names the copy by its AMI name, unique in its region:
+	// images cannot be looked up by client token.
+	out, err := create(ctx, s.journal, region, kindImage, s.amiName, c.CopyImage, in)
 	if err != nil {
 		return regionalError(region, "copy image "+source, err)
 	}
 	id := aws.ToString(out.ImageId)
-	if err := s.trackImage(u, region, id); err != nil {
+	if err := s.trackImage(u, region, s.amiName, id); err != nil {
 		return err
 	}
+	// Tagged again: an EC2 that drops the tag specifications of CopyImage
+	// (moto does) would otherwise leave the copy unmarked.
 	if _, err := c.CreateTags(ctx, &ec2.CreateTagsInput{Resources: []string{id}, Tags: s.tempTags}); err != nil {
 		return regionalError(region, "tag image copy "+id, err)
 	}

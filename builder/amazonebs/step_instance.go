@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -70,6 +71,7 @@ func stepLaunch(ctx context.Context, s *state, u *step.Undo) error {
 		switch in.State.Name {
 		case types.InstanceStateNameRunning:
 			s.instance = *in
+			s.attachVolumes(id, in.BlockDeviceMappings)
 			return "running", true, nil
 		case types.InstanceStateNamePending:
 			return "pending", false, nil
@@ -204,25 +206,40 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 	if s.az != "" && s.subnetID == "" {
 		in.Placement = &types.Placement{AvailabilityZone: aws.String(s.az)}
 	}
-	if err := s.journal.Intent(s.region, kindInstance, token); err != nil {
-		return "", err
-	}
-	out, err := create(ctx, s.ec2.RunInstances, in)
+	out, err := create(ctx, s.journal, s.region, kindInstance, token, s.ec2.RunInstances, in)
 	if err != nil {
 		return "", fmt.Errorf("launch instance from %s: %w", aws.ToString(s.source.ImageId), err)
 	}
 	if len(out.Instances) == 0 {
-		return "", fmt.Errorf("launch instance: EC2 returned no instance")
+		return "", errors.Join(errors.New("launch instance: EC2 returned no instance"), s.journal.Refused(s.region, kindInstance, token))
 	}
 	id := aws.ToString(out.Instances[0].InstanceId)
 	s.instance = out.Instances[0]
-	return id, s.trackInstance(u, id)
+	return id, s.trackInstance(u, token, id)
+}
+
+// attachVolumes names the EBS volumes of running instance id in what its
+// undo reports left behind: they stay as long as the instance does (and
+// those with delete_on_termination = false even after).
+func (s *state) attachVolumes(id string, bdm []types.InstanceBlockDeviceMapping) {
+	if s.undo == nil {
+		return
+	}
+	var vols []string
+	for _, m := range bdm {
+		if m.Ebs != nil && m.Ebs.VolumeId != nil {
+			vols = append(vols, fmt.Sprintf("%s %s in %s (of instance %s)", kindVolume, aws.ToString(m.Ebs.VolumeId), s.region, id))
+		}
+	}
+	s.undo.attach(undoWhat(s.region, kindInstance, id), vols...)
 }
 
 func encodeUserData(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-func (s *state) trackInstance(u *step.Undo, id string) error {
-	return s.created(u, s.region, kindInstance, id, false, func(ctx context.Context, c EC2) error {
+// trackInstance records instance id, launched by the call whose intent
+// carried token.
+func (s *state) trackInstance(u *step.Undo, token, id string) error {
+	return s.created(u, s.region, kindInstance, token, id, false, func(ctx context.Context, c EC2) error {
 		return s.remover().instance(ctx, c, id, s.build)
 	})
 }

@@ -45,12 +45,17 @@ func (s *state) legacyData(region string) map[string]string {
 	return d
 }
 
-// stepCheckName renders ami_name and ami_description and makes sure no image
-// has the name yet in any target region, before anything is launched. With
-// force_deregister an existing image is replaced later, in create-image.
+// stepCheckName renders ami_name (the name the engine gives, builder.Env.Image,
+// in its place) and ami_description and makes sure no image has the name yet
+// in any target region, before anything is launched. With force_deregister
+// an existing image is replaced later, in create-image.
 func stepCheckName(ctx context.Context, s *state, _ *step.Undo) error {
+	name := s.cfg.AMIName
+	if s.env.Image != nil {
+		name = s.env.Image.Name
+	}
 	var err error
-	if s.amiName, err = s.render(s.cfg.AMIName, s.region); err != nil {
+	if s.amiName, err = s.render(name, s.region); err != nil {
 		return fmt.Errorf("ami_name: %w", err)
 	}
 	if s.amiDescription, err = s.render(s.cfg.AMIDescription, s.region); err != nil {

@@ -189,7 +189,7 @@ func TestAwaitImageTimeout(t *testing.T) {
 	s.waits.image = 30 * time.Millisecond
 	rec := &undoLog{sink: event.Discard}
 	err := step.Run(context.Background(), step.Runner{Events: rec}, s, step.Step[state]{Name: "create-image", Run: func(ctx context.Context, s *state, u *step.Undo) error {
-		if err := s.trackImage(u, "us-east-1", "ami-1"); err != nil {
+		if err := s.trackImage(u, "us-east-1", "unit", "ami-1"); err != nil {
 			return err
 		}
 		return s.awaitImage(ctx, "us-east-1", f, "ami-1")
@@ -246,7 +246,7 @@ func TestCopyPartialFailure(t *testing.T) {
 	s := unitState(t, Config{AMIRegions: []string{"eu-west-1", "ap-south-1"}}, map[string]*fakeEC2{"us-east-1": home, "eu-west-1": good, "ap-south-1": bad})
 	err := step.Run(context.Background(), step.Runner{}, s,
 		step.Step[state]{Name: "create-image", Run: func(_ context.Context, s *state, u *step.Undo) error {
-			return s.trackImage(u, "us-east-1", "ami-home")
+			return s.trackImage(u, "us-east-1", "unit", "ami-home")
 		}},
 		step.Step[state]{Name: "copy-image", Run: stepCopyImages},
 	)
@@ -393,8 +393,9 @@ func TestMentions(t *testing.T) {
 // the build is cancelled, but once sent it is not cancelled with the build,
 // so that its answer names what to remove.
 func TestCreateOutlivesCancel(t *testing.T) {
+	j := unitState(t, Config{}, nil).journal
 	ctx, cancel := context.WithCancel(context.Background())
-	out, err := create(ctx, func(cctx context.Context, in string, _ ...func(*ec2.Options)) (string, error) {
+	out, err := create(ctx, j, "us-east-1", kindSecurityGroup, "sg", func(cctx context.Context, in string, _ ...func(*ec2.Options)) (string, error) {
 		cancel() // the interrupt arrives while the call is in flight
 		if err := cctx.Err(); err != nil {
 			return "", err
@@ -404,7 +405,7 @@ func TestCreateOutlivesCancel(t *testing.T) {
 	if err != nil || out != "sg-1" {
 		t.Fatalf("create = %q, %v; want the answer despite the cancel", out, err)
 	}
-	_, err = create(ctx, func(context.Context, string, ...func(*ec2.Options)) (string, error) {
+	_, err = create(ctx, j, "us-east-1", kindSecurityGroup, "sg", func(context.Context, string, ...func(*ec2.Options)) (string, error) {
 		t.Error("a create call was sent after the build was cancelled")
 		return "", nil
 	}, "sg")

@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,22 +37,24 @@ type Builder struct {
 	img      qemuImg
 	cacheDir string // downloads; "" means $XDG_CACHE_HOME/kiln/downloads
 	tmpRoot  string // temporary directories; "" means os.TempDir()
-	client   *http.Client
+	// journalDir holds the journals of running builds; "" means
+	// DefaultJournalDir().
+	journalDir string
+	client     *http.Client
 
-	// lineage holds the family tags SetLineage gave: Run then writes the
-	// image's sidecar.
-	lineage map[string]string
+	// names holds vm_name and output_directory unevaluated, to name a
+	// family's versions.
+	names family.Names
 }
 
 // New decodes a source "qemu" body. It has no side effects.
 func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics) {
-	b := &Builder{host: realHost, client: http.DefaultClient}
-	diags := hclconf.Decode(body, ectx, &b.cfg)
+	b := &Builder{host: realHost, client: http.DefaultClient, names: family.NewNames(body, ectx, familyNaming...)}
+	var versionRefs hcl.Diagnostics
+	diags := hclconf.Decode(family.GuardVersion(body, ectx, &versionRefs, familyNaming...), ectx, &b.cfg)
+	diags = append(diags, versionRefs...)
 	if diags.HasErrors() {
 		return nil, diags
-	}
-	if name, version, ok := family.FromEvalContext(ectx); ok {
-		b.cfg.familyDefaults(name, version)
 	}
 	vdiags, warnings := b.cfg.validate(body, ectx)
 	diags = append(diags, vdiags...)
@@ -67,9 +70,10 @@ func (b *Builder) Config() Config { return b.cfg }
 
 // state is what the steps share; each step fills what the next ones read.
 type state struct {
-	env    *builder.Env
-	hook   builder.Hook
-	events event.Sink
+	env     *builder.Env
+	hook    builder.Hook
+	events  event.Sink
+	journal *journal
 
 	imageName string // file name of the image in the output directory
 	outDir    string // the output directory, absolute
@@ -111,9 +115,13 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 	for _, w := range b.warnings {
 		events.Emit(&event.Message{Level: event.Warn, Text: w})
 	}
-	s := &state{env: env, hook: hook, events: events, runStart: time.Now()}
+	j, err := b.openJournal(env.Info)
+	if err != nil {
+		return nil, err
+	}
+	s := &state{env: env, hook: hook, events: events, journal: j, runStart: time.Now()}
 	runner := env.Runner(events)
-	err := step.Run(ctx, runner, s,
+	err = step.Run(ctx, runner, s,
 		step.Step[state]{Name: "prepare output", Run: b.prepare},
 		step.Step[state]{Name: "fetch source image", Run: b.fetch},
 		step.Step[state]{Name: "create disk", Run: b.createDisk},
@@ -126,6 +134,9 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 		step.Step[state]{Name: "write checksum", Run: b.checksum},
 		step.Step[state]{Name: "finish output", Run: b.finish},
 	)
+	if cerr := j.close(); cerr != nil {
+		events.Emit(&event.Message{Level: event.Warn, Text: "qemu: " + cerr.Error()})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +151,53 @@ func (b *Builder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) 
 	if s.efiVars != "" && !b.cfg.EFIDropEFIVars {
 		a.files = append(a.files, filepath.Join(s.outDir, filepath.Base(s.efiVars)))
 	}
-	if b.lineage != nil {
-		if err := b.writeSidecar(a); err != nil {
+	if env.Image != nil {
+		if err := writeSidecar(a, env.Image); err != nil {
 			return nil, err
 		}
 	}
 	return a, nil
+}
+
+// openJournal starts the journal of the build, in which each step records a
+// temporary resource before it makes it.
+func (b *Builder) openJournal(info builder.Info) (*journal, error) {
+	dir := b.journalDir
+	if dir == "" {
+		var err error
+		if dir, err = DefaultJournalDir(); err != nil {
+			return nil, fmt.Errorf("qemu: %w", err)
+		}
+	}
+	id := info.ID
+	if id == "" {
+		id = randomName("local-")
+	}
+	j, err := openJournal(dir, id)
+	if err != nil {
+		return nil, fmt.Errorf("qemu: %w", err)
+	}
+	return j, nil
+}
+
+// makeDir journals a directory of kind named prefix and random characters
+// in parent, registers its removal, and then makes it, private to the user.
+func (s *state) makeDir(u *step.Undo, kind, parent, prefix string) (string, error) {
+	path := newTempName(parent, prefix)
+	r := resource{Kind: kind, Path: path}
+	if err := s.journal.add(r); err != nil {
+		return "", err
+	}
+	u.Push(kind+" "+path, func(context.Context) error {
+		if err := os.RemoveAll(path); err != nil {
+			return err
+		}
+		return s.journal.done(r)
+	})
+	if err := os.Mkdir(path, 0o700); err != nil {
+		return "", fmt.Errorf("%s: %w", kind, err)
+	}
+	return path, nil
 }
 
 func sourceName(info builder.Info) string {
@@ -158,7 +210,15 @@ func sourceName(info builder.Info) string {
 func (b *Builder) prepare(_ context.Context, s *state, u *step.Undo) error {
 	name := sourceName(s.env.Info)
 	s.imageName = b.cfg.imageName(name)
-	out, err := filepath.Abs(b.cfg.outputDir(name))
+	dir := b.cfg.outputDir(name)
+	if img := s.env.Image; img != nil {
+		s.imageName = img.Name + "." + b.cfg.format()
+		var err error
+		if dir, err = b.familyOutputDir(img.Family, img.Version, img.Name); err != nil {
+			return err
+		}
+	}
+	out, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("output directory: %w", err)
 	}
@@ -169,22 +229,23 @@ func (b *Builder) prepare(_ context.Context, s *state, u *step.Undo) error {
 	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return fmt.Errorf("output directory: %w", err)
 	}
-	s.stage, err = os.MkdirTemp(filepath.Dir(out), "."+filepath.Base(out)+".kiln-")
-	if err != nil {
-		return fmt.Errorf("staging directory: %w", err)
+	if s.stage, err = s.makeDir(u, kindStageDir, filepath.Dir(out), "."+filepath.Base(out)+stageMarker); err != nil {
+		return err
 	}
-	stage := s.stage
-	u.Push("staging directory "+stage, func(context.Context) error { return os.RemoveAll(stage) })
-	s.tmp, err = os.MkdirTemp(b.tmpRoot, "kiln-qemu-")
+	root, err := filepath.Abs(cmp.Or(b.tmpRoot, os.TempDir()))
 	if err != nil {
 		return fmt.Errorf("temporary directory: %w", err)
 	}
-	tmp := s.tmp
-	if s.env.Debug {
-		s.events.Emit(&event.Message{Level: event.Info, Text: "debug: keeping " + tmp + " (serial console log, login key, seed)"})
-		return nil
+	if !s.env.Debug {
+		s.tmp, err = s.makeDir(u, kindTempDir, root, tempPrefix)
+		return err
 	}
-	u.Push("temporary directory "+tmp, func(context.Context) error { return os.RemoveAll(tmp) })
+	// Kept on purpose: neither journalled nor removed.
+	s.tmp = newTempName(root, tempPrefix)
+	if err := os.Mkdir(s.tmp, 0o700); err != nil {
+		return fmt.Errorf("temporary directory: %w", err)
+	}
+	s.events.Emit(&event.Message{Level: event.Info, Text: "debug: keeping " + s.tmp + " (serial console log, login key, seed)"})
 	return nil
 }
 
@@ -272,6 +333,16 @@ func (b *Builder) createSeed(ctx context.Context, s *state, _ *step.Undo) error 
 	for _, cd := range cds {
 		if err := makeISO(ctx, cd); err != nil {
 			return err
+		}
+		if err := os.Chmod(cd.iso, 0o600); err != nil {
+			return fmt.Errorf("make CD %s: %w", cd.label, err)
+		}
+		// The tree holds the build's host private key in plain text;
+		// only the ISO is needed from now on.
+		if !s.env.Debug {
+			if err := os.RemoveAll(cd.dir); err != nil {
+				return fmt.Errorf("make CD %s: %w", cd.label, err)
+			}
 		}
 		s.cds = append(s.cds, cd.iso)
 	}
@@ -368,6 +439,15 @@ func (b *Builder) start(ctx context.Context, s *state, u *step.Undo) error {
 		s.vm, s.hostPort, s.started = v, spec.hostPort, time.Now()
 		break
 	}
+	// qemu holds the CDs open and reads them through its own descriptors:
+	// their files, with the host key in the seed, can go.
+	if !s.env.Debug {
+		for _, cd := range s.cds {
+			if err := os.Remove(cd); err != nil {
+				return fmt.Errorf("remove CD image: %w", err)
+			}
+		}
+	}
 	text := fmt.Sprintf("qemu started (pid %d, %s), guest SSH forwarded from 127.0.0.1:%d", s.vm.cmd.Process.Pid, s.accel, s.hostPort)
 	if spec.vncPort > 0 {
 		text += fmt.Sprintf(", display on VNC %s:%d", b.cfg.vncBind(), spec.vncPort)
@@ -420,12 +500,43 @@ func (b *Builder) launch(ctx context.Context, s *state, u *step.Undo, spec *laun
 	if err != nil {
 		return nil, err
 	}
-	u.Push(fmt.Sprintf("qemu process %d", v.cmd.Process.Pid), v.kill)
+	stop, err := s.journalProcess(u, v)
+	if err != nil {
+		stop(ctx)
+		return nil, err
+	}
 	if err := v.waitReady(ctx); err != nil {
-		v.kill(ctx)
+		stop(ctx)
 		return nil, err
 	}
 	return v, nil
+}
+
+// journalProcess registers the undo that kills the qemu process v, then
+// records v in the journal: v runs already, as its identity is known only
+// now (until then Pdeathsig ends it with kiln). It returns the undo.
+func (s *state) journalProcess(u *step.Undo, v *vm) (func(context.Context) error, error) {
+	pid := v.cmd.Process.Pid
+	var rec *resource
+	stop := func(ctx context.Context) error {
+		if err := v.kill(ctx); err != nil {
+			return err
+		}
+		if rec != nil {
+			return s.journal.done(*rec)
+		}
+		return nil
+	}
+	u.Push(fmt.Sprintf("qemu process %d", pid), stop)
+	// Without a process to read, qemu has exited already: waitReady says why.
+	if p, err := processOf(pid); err == nil {
+		r := resource{Kind: kindProcess, Proc: &p}
+		if err := s.journal.add(r); err != nil {
+			return stop, err
+		}
+		rec = &r
+	}
+	return stop, nil
 }
 
 func (b *Builder) connect(ctx context.Context, s *state, u *step.Undo) error {
@@ -604,5 +715,5 @@ func (b *Builder) finish(_ context.Context, s *state, _ *step.Undo) error {
 	if err := os.Rename(s.stage, s.outDir); err != nil {
 		return fmt.Errorf("move output into place: %w", err)
 	}
-	return nil
+	return s.journal.done(resource{Kind: kindStageDir, Path: s.stage})
 }

@@ -11,10 +11,19 @@
 // verifies the host key strictly. The accelerator, unless given, is KVM only
 // where it really works (see detectAccelerator), TCG otherwise.
 //
-// A build is a list of steps (internal/step) whose undo kills qemu and
+// A build is a list of steps (package step) whose undo kills qemu and
 // removes temporary files, also when the build is interrupted; the output
 // directory appears only when the build succeeds. scripts/base-image.sh
 // makes a small Debian base image to build from.
+//
+// Each build keeps a local journal (DefaultJournalDir, one JSON file per
+// build) naming its temporary directory, its staging directory and its qemu
+// process (pid, start time and boot ID, so that a reused pid is never taken
+// for it), each recorded before it is made and dropped once it is gone.
+// Clean reads the journals of builds whose kiln process is dead and removes
+// what they left. The temporary directory and what it holds are private to
+// the user; the seed tree with the build's host private key is removed once
+// its ISO is made, and the ISOs once qemu has opened them.
 //
 // It sits in kiln's components layer; the kiln package registers it under
 // the type label "qemu".

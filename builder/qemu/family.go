@@ -21,27 +21,49 @@ var (
 	_ family.Tester  = (*Builder)(nil)
 )
 
-// familyDefaults names a family image when the template does not:
-// vm_name FAMILY-VERSION.FORMAT and output_directory output-FAMILY/FAMILY-VERSION,
-// so that every version of a family shares the output root output-FAMILY.
-func (c *Config) familyDefaults(name, version string) {
-	base := family.DefaultName(name, cmp.Or(version, family.PlaceholderVersion))
-	if c.VMName == "" {
-		c.VMName = base + "." + c.format() // the version's dots are no extension
-	}
-	if c.OutputDirectory == "" {
-		c.OutputDirectory = filepath.Join("output-"+name, base)
-	}
-}
+// familyNaming are the attributes that name a family's image and may
+// refer to family.version.
+var familyNaming = []string{"vm_name", "output_directory"}
 
-// FamilyCatalog returns the local catalog in the parent of
-// output_directory.
-func (b *Builder) FamilyCatalog(context.Context) (family.Catalog, error) {
-	out, err := filepath.Abs(b.cfg.OutputDirectory)
+// FamilyCatalog returns the local catalog in the parent of the output
+// directory: output-FAMILY unless output_directory says otherwise.
+func (b *Builder) FamilyCatalog(_ context.Context, fam string) (family.Catalog, error) {
+	v := family.PlaceholderVersion
+	name, err := b.ImageName(fam, v)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := b.familyOutputDir(fam, v, name)
+	if err != nil {
+		return nil, err
+	}
+	out, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("qemu: output directory: %w", err)
 	}
 	return &family.Local{Root: filepath.Dir(out)}, nil
+}
+
+// ImageName returns vm_name evaluated for fam's version without the
+// format's extension, or FAMILY-VERSION when vm_name is not set. Run
+// writes the image as NAME.FORMAT.
+func (b *Builder) ImageName(fam, version string) (string, error) {
+	vm, err := b.names.Value("vm_name", fam, version, family.DefaultName(fam, version))
+	if err != nil {
+		return "", fmt.Errorf("qemu: %w", err)
+	}
+	return strings.TrimSuffix(vm, "."+b.cfg.format()), nil
+}
+
+// familyOutputDir returns the output directory of fam's version, named
+// name: output_directory evaluated for the version, or output-FAMILY/NAME,
+// so that every version of a family shares the output root.
+func (b *Builder) familyOutputDir(fam, version, name string) (string, error) {
+	dir, err := b.names.Value("output_directory", fam, version, filepath.Join("output-"+fam, name))
+	if err != nil {
+		return "", fmt.Errorf("qemu: %w", err)
+	}
+	return dir, nil
 }
 
 // contentConfig is what of the configuration decides an image's content.
@@ -109,26 +131,18 @@ func (b *Builder) FamilySource(context.Context) ([]byte, string, error) {
 	return cfg, "sha256:" + sum, nil
 }
 
-// ImageName returns vm_name without the format's extension.
-func (b *Builder) ImageName() string {
-	return strings.TrimSuffix(b.cfg.imageName(""), "."+b.cfg.format())
-}
-
-// SetLineage makes Run write the sidecar (kiln-image.json) beside the image.
-func (b *Builder) SetLineage(tags map[string]string) { b.lineage = maps.Clone(tags) }
-
 // writeSidecar records the lineage of a finished image.
-func (b *Builder) writeSidecar(a *Artifact) error {
+func writeSidecar(a *Artifact, img *builder.Image) error {
 	files := []string{filepath.Base(a.image)}
 	for _, f := range a.files {
 		if f != a.image {
 			files = append(files, filepath.Base(f))
 		}
 	}
-	built, _ := time.Parse(time.RFC3339, b.lineage[family.TagBuiltAt])
+	built, _ := time.Parse(time.RFC3339, img.Tags[family.TagBuiltAt])
 	err := family.WriteSidecar(a.dir, family.Sidecar{
-		Family: b.lineage[family.TagFamily], Version: b.lineage[family.TagVersion],
-		Name: b.ImageName(), Created: cmp.Or(built, time.Now().UTC()), Files: files, Tags: b.lineage,
+		Family: img.Family, Version: img.Version,
+		Name: img.Name, Created: cmp.Or(built, time.Now().UTC()), Files: files, Tags: maps.Clone(img.Tags),
 	})
 	if err != nil {
 		return fmt.Errorf("qemu: write lineage: %w", err)
@@ -159,7 +173,6 @@ func (b *Builder) TestImage(ctx context.Context, env *builder.Env, img family.Im
 	}
 	defer os.RemoveAll(tmp)
 	t := *b
-	t.lineage = nil
 	t.cfg.ISOURL, t.cfg.ISOURLs, t.cfg.ISOChecksum = image, nil, "none"
 	t.cfg.DiskImage, t.cfg.UseBackingFile, t.cfg.SkipCompaction = true, true, true
 	t.cfg.DiskSize = ""

@@ -186,9 +186,12 @@ type cdImage struct {
 // layoutCDs writes the CD trees under dir: the user's cd_files and
 // cd_content with kiln's seed merged in when the label is cidata, or the
 // seed on a second CD labelled cidata otherwise. It returns the CDs to make.
+// What it writes is private to the user (the seed holds the build's host
+// private key, cd_content may hold secrets); the ISOs are made with
+// rationalised Rock Ridge modes, readable in the guest.
 func layoutCDs(dir string, cfg *Config, seed *seedSpec) ([]cdImage, error) {
 	userDir := filepath.Join(dir, "cd")
-	if err := os.MkdirAll(userDir, 0o755); err != nil {
+	if err := os.MkdirAll(userDir, 0o700); err != nil {
 		return nil, err
 	}
 	for _, pattern := range cfg.CDFiles {
@@ -203,10 +206,10 @@ func layoutCDs(dir string, cfg *Config, seed *seedSpec) ([]cdImage, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		p := filepath.Join(userDir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(p, []byte(cfg.CDContent[name]), 0o644); err != nil {
+		if err := os.WriteFile(p, []byte(cfg.CDContent[name]), 0o600); err != nil {
 			return nil, fmt.Errorf("cd_content %s: %w", name, err)
 		}
 	}
@@ -226,7 +229,7 @@ func layoutCDs(dir string, cfg *Config, seed *seedSpec) ([]cdImage, error) {
 		return []cdImage{userCD}, nil
 	}
 	seedDir := filepath.Join(dir, "seed")
-	if err := os.MkdirAll(seedDir, 0o755); err != nil {
+	if err := os.MkdirAll(seedDir, 0o700); err != nil {
 		return nil, err
 	}
 	if err := writeSeed(seedDir, seed); err != nil {
@@ -256,7 +259,7 @@ func writeSeed(dir string, seed *seedSpec) error {
 	if _, err := os.Stat(mdPath); err == nil {
 		return nil
 	}
-	return os.WriteFile(mdPath, seed.metaData(), 0o644)
+	return os.WriteFile(mdPath, seed.metaData(), 0o600)
 }
 
 // copyCDFiles copies what pattern matches into root. A file lands at the
@@ -299,7 +302,7 @@ func copyTree(src, dst string) error {
 		}
 		return os.WriteFile(dst, data, st.Mode().Perm())
 	}
-	if err := os.MkdirAll(dst, 0o755); err != nil {
+	if err := os.MkdirAll(dst, 0o700); err != nil {
 		return err
 	}
 	entries, err := os.ReadDir(src)

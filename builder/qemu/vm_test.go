@@ -121,6 +121,7 @@ func newBuilder(t *testing.T, src string) *Builder {
 	}
 	qb := b.(*Builder)
 	qb.tmpRoot = t.TempDir()
+	qb.journalDir = t.TempDir()
 	return qb
 }
 
@@ -152,6 +153,9 @@ func assertClean(t *testing.T, b *Builder, outParent string, wantOutput bool) {
 	}
 	if left, _ := os.ReadDir(b.tmpRoot); len(left) > 0 {
 		t.Errorf("temporary files left in %s: %v", b.tmpRoot, left)
+	}
+	if left, _ := os.ReadDir(b.journalDir); len(left) > 0 {
+		t.Errorf("journal left in %s: %v", b.journalDir, left)
 	}
 	entries, _ := os.ReadDir(outParent)
 	for _, e := range entries {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/signal"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -22,8 +21,9 @@ func runBuild(ctx context.Context, args []string, io stdio) int {
 		`Builds the images a template describes: one build per build block and source.
 PATH is a template file or a directory of them.
 
-The first interrupt (Ctrl-C) cancels the builds and removes what they created;
-a second one stops the cleanup and lists what was left behind.`, io)
+The first interrupt (Ctrl-C, SIGTERM, or SIGHUP when the terminal closes)
+cancels the builds and removes what they created; a second one stops the
+cleanup and lists what was left behind. kiln then exits 130.`, io)
 	var lf loadFlags
 	lf.register(fs)
 	var only, except globsFlag
@@ -125,7 +125,8 @@ type interrupts struct {
 	stopCleanup chan struct{}
 }
 
-// watchSignals turns SIGINT and SIGTERM into the build's cancellation: the
+// watchSignals turns interruptSignals (SIGINT, SIGTERM, SIGHUP) into the
+// build's cancellation: the
 // first cancels the returned context, the second stops cleanup (through
 // kiln.WithCleanupStop), a third exits at once. notify tells the person each
 // time. stop ends the watch.
@@ -133,7 +134,7 @@ func watchSignals(parent context.Context, notify func(string), io stdio) (ctx co
 	ctx, cancel := context.WithCancel(parent)
 	in = &interrupts{stopCleanup: make(chan struct{})}
 	sigs := make(chan os.Signal, 3)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, interruptSignals...)
 	done := make(chan struct{})
 	go func() {
 		for n := 0; ; n++ {

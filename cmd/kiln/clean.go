@@ -3,23 +3,25 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"os/signal"
-	"syscall"
 	"time"
 
-	"github.com/kilnhq/kiln/builder/amazonebs"
+	"github.com/kilnhq/kiln"
 )
 
 func runClean(ctx context.Context, args []string, io stdio) int {
 	fs := newFlagSet("clean", "[options]",
-		`Removes the temporary AWS resources that builds killed before their own cleanup
+		`Removes the temporary resources that builds killed before their own cleanup
 left behind: instances, launch templates, volumes, key pairs, security groups,
 and unfinished images with their snapshots. They are found by kiln's tags
 (kiln:build-id, kiln:expires-at) in the regions given, and from the local
 journals of builds whose process is gone, in the regions those name.
-Resources of builds whose process still runs on this host are never touched.
-Credentials come from the usual AWS sources (environment, shared config).`, io)
+It also removes what killed qemu builds left on this machine (temporary
+directories holding the build's keys, staging directories beside the output,
+qemu processes that outlived kiln), from their journals. Resources of builds
+whose process still runs on this host are never touched. Credentials come from
+the usual AWS sources (environment, shared config); with no region given or
+configured, only the regions named in journals are swept.`, io)
 	var regions listFlag
 	fs.Var(&regions, "region", "sweep this `region` (repeatable; default $AWS_REGION or $AWS_DEFAULT_REGION)")
 	olderThan := fs.Duration("older-than", 0, "also remove temporary resources created longer ago than this `duration` (\"6h\"), whatever their expiry")
@@ -35,24 +37,17 @@ Credentials come from the usual AWS sources (environment, shared config).`, io)
 	if *olderThan < 0 {
 		return usageError(fs, "-older-than must not be negative")
 	}
-	opts := amazonebs.CleanOptions{
-		Regions:     regions,
+	opts := kiln.CleanOptions{
+		AWS:         kiln.AWS{Regions: regions, Profile: *profile},
 		OlderThan:   *olderThan,
 		DryRun:      *dryRun,
 		JournalOnly: *journal,
 		Events:      newTextRenderer(io.out, false, false, false, 0),
 	}
-	opts.Access.Profile = *profile
-	if len(regions) == 0 {
-		opts.Access.Region = io.getenv("AWS_REGION")
-		if opts.Access.Region == "" {
-			opts.Access.Region = io.getenv("AWS_DEFAULT_REGION")
-		}
-	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
 	start := time.Now()
-	rep, err := amazonebs.Clean(ctx, opts)
+	rep, err := kiln.Clean(ctx, opts)
 	if rep == nil {
 		fmt.Fprintf(io.errOut, "kiln: %v\n", err)
 		return exitFailed

@@ -123,7 +123,7 @@ func (f *formatter) stdin() {
 }
 
 func (f *formatter) file(name string) {
-	src, err := os.ReadFile(name)
+	src, err := template.ReadFile(name)
 	if err != nil {
 		fmt.Fprintf(f.io.errOut, "kiln fmt: %v\n", err)
 		f.failed = true

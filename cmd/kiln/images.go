@@ -6,17 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"maps"
-	"os"
 	"os/signal"
 	"slices"
 	"strings"
-	"syscall"
 	"text/tabwriter"
 	"time"
 
+	"github.com/kilnhq/kiln"
 	"github.com/kilnhq/kiln/family"
-	"github.com/kilnhq/kiln/family/awscatalog"
-	"github.com/kilnhq/kiln/internal/awsutil"
 )
 
 const imagesDesc = `Manages the versions of an image family (a build's family block): on AWS,
@@ -80,9 +77,9 @@ func runImages(ctx context.Context, args []string, io stdio) int {
 	case sub == "prune" && *keep < 1:
 		return usageError(fs, "images prune needs -keep N with N at least 1")
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, interruptSignals...)
 	defer stop()
-	cat, err := openCatalog(ctx, *dir, regions, *profile, io)
+	cat, err := kiln.OpenCatalog(ctx, kiln.CatalogOptions{Dir: *dir, AWS: kiln.AWS{Regions: regions, Profile: *profile}})
 	if err != nil {
 		fmt.Fprintf(io.errOut, "kiln: %v\n", err)
 		return exitFailed
@@ -93,12 +90,12 @@ func runImages(ctx context.Context, args []string, io stdio) int {
 		err = listImages(ctx, cat, fam, *asJSON, io)
 	case "promote":
 		var img family.Image
-		if img, err = family.Promote(ctx, cat, fam, pos[1], *channel); err == nil {
+		if img, err = cat.Promote(ctx, fam, pos[1], *channel); err == nil {
 			fmt.Fprintf(io.out, "Channel %s of %s now points at %s (%s).\n", *channel, fam, img.Version, ids(img))
 		}
 	case "rollback":
 		var img family.Image
-		if img, err = family.Rollback(ctx, cat, fam, *channel); err == nil {
+		if img, err = cat.Rollback(ctx, fam, *channel); err == nil {
 			fmt.Fprintf(io.out, "Channel %s of %s rolled back to %s (%s).\n", *channel, fam, img.Version, ids(img))
 		}
 	case "prune":
@@ -128,28 +125,6 @@ func parseInterspersed(fs *flag.FlagSet, args []string, io stdio) ([]string, int
 	}
 }
 
-// openCatalog returns the local catalog in dir, or else the AWS catalog of
-// regions.
-func openCatalog(ctx context.Context, dir string, regions []string, profile string, io stdio) (family.Catalog, error) {
-	if dir != "" {
-		if _, err := os.Stat(dir); err != nil {
-			return nil, fmt.Errorf("output root: %w", err)
-		}
-		return &family.Local{Root: dir}, nil
-	}
-	access := awsutil.AccessConfig{Profile: profile}
-	if len(regions) > 0 {
-		access.Region = regions[0]
-	} else if access.Region = io.getenv("AWS_REGION"); access.Region == "" {
-		access.Region = io.getenv("AWS_DEFAULT_REGION")
-	}
-	cfg, err := access.Load(ctx, "")
-	if err != nil {
-		return nil, err
-	}
-	return awscatalog.NewFromConfig(cfg, "", regions...)
-}
-
 // imageJSON is one version in kiln images list -json.
 type imageJSON struct {
 	Version  string            `json:"version"`
@@ -162,25 +137,17 @@ type imageJSON struct {
 	Tags     map[string]string `json:"tags"`
 }
 
-func listImages(ctx context.Context, cat family.Catalog, fam string, asJSON bool, io stdio) error {
+func listImages(ctx context.Context, cat *kiln.Catalog, fam string, asJSON bool, io stdio) error {
 	imgs, err := cat.Images(ctx, fam)
 	if err != nil {
 		return err
-	}
-	chs, err := cat.Channels(ctx, fam)
-	if err != nil {
-		return err
-	}
-	byVersion := map[string][]string{}
-	for _, ch := range slices.Sorted(maps.Keys(chs)) {
-		byVersion[chs[ch]] = append(byVersion[chs[ch]], ch)
 	}
 	if asJSON {
 		out := make([]imageJSON, 0, len(imgs))
 		for _, img := range imgs {
 			out = append(out, imageJSON{
 				Version: img.Version, Name: img.Name, Status: img.Status, Inputs: img.Inputs, Created: img.Created,
-				IDs: img.IDs, Channels: append([]string{}, byVersion[img.Version]...), Tags: img.Tags,
+				IDs: img.IDs, Channels: append([]string{}, img.Channels...), Tags: img.Tags,
 			})
 		}
 		enc := json.NewEncoder(io.out)
@@ -198,14 +165,14 @@ func listImages(ctx context.Context, cat family.Catalog, fam string, asJSON bool
 		if !img.Created.IsZero() {
 			created = img.Created.UTC().Format("2006-01-02 15:04")
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", img.Version, or(img.Status, "-"), shortDigest(img.Inputs), created, ids(img),
-			or(strings.Join(byVersion[img.Version], ","), "-"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", img.Version, or(img.Status, "-"), shortDigest(img.Inputs), created, ids(img.Image),
+			or(strings.Join(img.Channels, ","), "-"))
 	}
 	return tw.Flush()
 }
 
-func prune(ctx context.Context, cat family.Catalog, fam string, keep int, dryRun bool, io stdio) error {
-	plan, err := family.Prune(ctx, cat, fam, keep, dryRun)
+func prune(ctx context.Context, cat *kiln.Catalog, fam string, keep int, dryRun bool, io stdio) error {
+	plan, err := cat.Prune(ctx, fam, keep, dryRun)
 	verb := "removed"
 	if dryRun {
 		verb = "would remove"

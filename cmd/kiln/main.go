@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 // Exit codes.
@@ -16,8 +18,15 @@ const (
 	exitFailed      = 1
 	exitUsage       = 2
 	exitUnformatted = 3
+	// exitInterrupted ends a command stopped by SIGINT, SIGTERM or SIGHUP:
+	// 128 + SIGINT, whichever signal it was, so that a script checks one code.
 	exitInterrupted = 130
 )
+
+// interruptSignals stop a command cleanly: Ctrl-C (SIGINT), a supervisor's
+// SIGTERM, and SIGHUP from a terminal that was closed or an SSH session to a
+// CI machine that dropped.
+var interruptSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
 
 const usageText = `Usage: kiln <command> [options] [args]
 
@@ -46,6 +55,10 @@ type stdio struct {
 }
 
 func main() {
+	// Once the terminal is gone (SIGHUP), writing to it fails. A write to a
+	// closed pipe must fail too, not kill kiln before its cleanup: the
+	// renderers drop what they cannot write.
+	signal.Ignore(syscall.SIGPIPE)
 	io := stdio{in: os.Stdin, out: os.Stdout, errOut: os.Stderr,
 		outTTY: isTerminal(os.Stdout), errTTY: isTerminal(os.Stderr), inTTY: isTerminal(os.Stdin), getenv: os.Getenv}
 	os.Exit(run(context.Background(), os.Args[1:], io))

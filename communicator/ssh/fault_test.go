@@ -366,3 +366,30 @@ func TestLostBetweenCalls(t *testing.T) {
 		}
 	}
 }
+
+// A key marked @revoked in known_hosts is refused on the first attempt: no
+// retry can make it acceptable.
+func TestRevokedHostKeyIsFinal(t *testing.T) {
+	srv := sshtest.Start(t, sshtest.Options{})
+	file := t.TempDir() + "/known_hosts"
+	lines := "@revoked * " + srv.HostKeyLine + "\n[127.0.0.1]:" + itoa(srv.Port) + " " + srv.HostKeyLine + "\n"
+	if err := writeFile(file, lines); err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.Config{Host: srv.Host, Port: srv.Port, Username: sshtest.User, PrivateKeyFile: srv.ClientKeyFile,
+		KnownHostsFile: file, Timeout: 3 * time.Second}
+	_, err := ssh.Connect(context.Background(), cfg, ssh.ConnectOptions{})
+	var hke *ssh.HostKeyError
+	if !errors.As(err, &hke) || hke.Revoked == "" {
+		t.Fatalf("Connect to a server with a revoked key = %v, want a *ssh.HostKeyError with Revoked set", err)
+	}
+	if !strings.Contains(err.Error(), "revoked") || !strings.Contains(err.Error(), hke.Got) || !strings.Contains(err.Error(), file) {
+		t.Errorf("error %q does not say the key %s is revoked by %s", err, hke.Got, file)
+	}
+	if n := srv.Accepted(); n != 1 {
+		t.Errorf("a revoked host key was tried %d times, want 1", n)
+	}
+	if srv.Logins() != 0 {
+		t.Errorf("%d logins happened despite the revoked host key", srv.Logins())
+	}
+}

@@ -10,8 +10,9 @@ import (
 	"golang.org/x/crypto/ssh/knownhosts"
 )
 
-// HostKeyError reports a server whose host key is not the one expected. The
-// connection is refused at once; it is never retried.
+// HostKeyError reports a server whose host key is not the one expected, or
+// one a known_hosts file marks @revoked. The connection is refused at once;
+// it is never retried.
 type HostKeyError struct {
 	// Addr is the host:port that was dialled.
 	Addr string
@@ -23,9 +24,15 @@ type HostKeyError struct {
 	Want []string
 	// Got is the SHA256 fingerprint of the key the server presented.
 	Got string
+	// Revoked, when set, is the known_hosts file and line ("path:3") whose
+	// @revoked marker names the presented key.
+	Revoked string
 }
 
 func (e *HostKeyError) Error() string {
+	if e.Revoked != "" {
+		return fmt.Sprintf("ssh: host key %s presented by %s is revoked (@revoked at %s); refusing to connect", e.Got, e.Addr, e.Revoked)
+	}
 	if len(e.Want) == 0 {
 		return fmt.Sprintf("ssh: host key %s presented by %s is unknown: %s has no entry for this host; refusing to connect", e.Got, e.Addr, e.Source)
 	}
@@ -108,6 +115,11 @@ func knownHostsPolicy(file, addr string) (*hostKeyPolicy, error) {
 	}
 	p.check = func(hostname string, remote net.Addr, got gossh.PublicKey) error {
 		err := cb(hostname, remote, got)
+		var re *knownhosts.RevokedError
+		if errors.As(err, &re) {
+			return &HostKeyError{Addr: hostname, Source: source, Got: gossh.FingerprintSHA256(got),
+				Revoked: fmt.Sprintf("%s:%d", re.Revoked.Filename, re.Revoked.Line)}
+		}
 		var ke *knownhosts.KeyError
 		if errors.As(err, &ke) {
 			he := &HostKeyError{Addr: hostname, Source: source, Got: gossh.FingerprintSHA256(got)}

@@ -126,11 +126,15 @@ func TestJournal(t *testing.T) {
 		}
 	}
 	must(j.Intent("us-east-1", "key-pair", "kiln_build-1"))
-	must(j.Created("us-east-1", "key-pair", "kiln_build-1"))
-	must(j.Created("us-east-1", "instance", "i-1"))
+	must(j.Created("us-east-1", "key-pair", "kiln_build-1", "kiln_build-1"))
+	must(j.Intent("us-east-1", "instance", "tok-i"))
+	must(j.Created("us-east-1", "instance", "tok-i", "i-1"))
 	must(j.Intent("eu-west-1", "image", "tok"))
-	must(j.Created("eu-west-1", "image", "ami-2"))
+	must(j.Created("eu-west-1", "image", "tok", "ami-2"))
 	must(j.Done("us-east-1", "instance", "i-1"))
+	must(j.Intent("us-east-1", "security-group", "refused"))
+	must(j.Refused("us-east-1", "security-group", "refused"))
+	must(j.Intent("eu-west-1", "image", "in-flight")) // the process dies before the answer
 	if j.Pending() != 2 {
 		t.Fatalf("pending = %d, want 2", j.Pending())
 	}
@@ -157,6 +161,9 @@ func TestJournal(t *testing.T) {
 	if strings.Join(ids, ",") != "kiln_build-1,ami-2" {
 		t.Errorf("pending = %v, want the key pair and the image, oldest first", ids)
 	}
+	if len(jf.Intents) != 1 || jf.Intents[0].Token != "in-flight" || jf.Intents[0].Region != "eu-west-1" || jf.Intents[0].Kind != "image" {
+		t.Errorf("intents = %+v, want only the one never answered", jf.Intents)
+	}
 	must(j.Close())
 	if _, err := os.Stat(j.Path()); err != nil {
 		t.Errorf("journal with pending entries was removed: %v", err)
@@ -169,13 +176,31 @@ func TestJournalRemovedWhenEverythingIsDone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.Created("r", "instance", "i-1")
+	j.Intent("r", "instance", "tok")
+	j.Created("r", "instance", "tok", "i-1")
 	j.Done("r", "instance", "i-1")
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "b2.jsonl")); !os.IsNotExist(err) {
 		t.Fatalf("journal still there: %v", err)
+	}
+}
+
+// TestJournalKeptForUnansweredIntent: a create call that never answered
+// may have made its resource, so the journal stays for kiln clean.
+func TestJournalKeptForUnansweredIntent(t *testing.T) {
+	dir := t.TempDir()
+	j, err := OpenJournal(dir, "b3")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Intent("r", "image", "kiln-web-1.0.0")
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "b3.jsonl")); err != nil {
+		t.Fatalf("journal with an open intent was removed: %v", err)
 	}
 }
 

@@ -19,11 +19,16 @@ import (
 const (
 	// OpIntent is written before a create call, with the client token or
 	// name that the resource will carry: if the process dies during the
-	// call, the resource is still found by its tags in that region.
+	// call, `kiln clean` looks the resource up by that token or name (and
+	// the build's tag) in that region.
 	OpIntent = "intent"
 	// OpCreated is written as soon as the create call returned an ID,
-	// before the ID is used.
+	// before the ID is used. It settles the intent of the same token.
 	OpCreated = "created"
+	// OpRefused is written when EC2 answered the create call with an
+	// error: nothing was made, and the intent of the same token is
+	// settled.
+	OpRefused = "refused"
 	// OpDone is written when the resource was removed, or kept as the
 	// build's result.
 	OpDone = "done"
@@ -58,6 +63,7 @@ type Journal struct {
 	f       *os.File
 	path    string
 	pending map[string]bool
+	intents map[string]bool // intents not settled yet
 }
 
 // DefaultJournalDir returns the user's cache directory + kiln/journal.
@@ -82,7 +88,7 @@ func OpenJournal(dir, build string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open journal: %w", err)
 	}
-	j := &Journal{f: f, path: path, pending: map[string]bool{}}
+	j := &Journal{f: f, path: path, pending: map[string]bool{}, intents: map[string]bool{}}
 	host, _ := os.Hostname()
 	if err := j.write(header{Build: build, PID: os.Getpid(), Host: host, Start: time.Now().UTC()}); err != nil {
 		f.Close()
@@ -100,9 +106,16 @@ func (j *Journal) Intent(region, kind, token string) error {
 	return j.add(Entry{Op: OpIntent, Region: region, Kind: kind, Token: token})
 }
 
-// Created records the ID of a resource that now exists.
-func (j *Journal) Created(region, kind, id string) error {
-	return j.add(Entry{Op: OpCreated, Region: region, Kind: kind, ID: id})
+// Created records the ID of a resource that now exists, made by the call
+// whose intent carried token ("" when none did).
+func (j *Journal) Created(region, kind, token, id string) error {
+	return j.add(Entry{Op: OpCreated, Region: region, Kind: kind, Token: token, ID: id})
+}
+
+// Refused records that EC2 refused the create call whose intent carried
+// token: nothing was made.
+func (j *Journal) Refused(region, kind, token string) error {
+	return j.add(Entry{Op: OpRefused, Region: region, Kind: kind, Token: token})
 }
 
 // Done records that a resource was removed or kept as the build's result.
@@ -118,8 +131,13 @@ func (j *Journal) add(e Entry) error {
 		return err
 	}
 	switch e.Op {
+	case OpIntent:
+		j.intents[intentKey(e)] = true
 	case OpCreated:
 		j.pending[entryKey(e)] = true
+		delete(j.intents, intentKey(e))
+	case OpRefused:
+		delete(j.intents, intentKey(e))
 	case OpDone:
 		delete(j.pending, entryKey(e))
 	}
@@ -147,19 +165,23 @@ func (j *Journal) Pending() int {
 	return len(j.pending)
 }
 
-// Close closes the journal and removes its file when nothing is pending: a
-// build that cleaned up after itself leaves no journal behind.
+// Close closes the journal and removes its file when nothing is pending and
+// every intent is settled: a build that cleaned up after itself leaves no
+// journal behind. A create call that never answered (it timed out) leaves
+// its intent, for `kiln clean` to look up.
 func (j *Journal) Close() error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	err := j.f.Close()
-	if err == nil && len(j.pending) == 0 {
+	if err == nil && len(j.pending) == 0 && len(j.intents) == 0 {
 		err = os.Remove(j.path)
 	}
 	return err
 }
 
 func entryKey(e Entry) string { return e.Region + "/" + e.Kind + "/" + e.ID }
+
+func intentKey(e Entry) string { return e.Region + "/" + e.Kind + "/" + e.Token }
 
 // JournalFile is a journal read back from disk.
 type JournalFile struct {
@@ -172,6 +194,9 @@ type JournalFile struct {
 	Regions []string
 	// Pending lists the resources created and not done, oldest first.
 	Pending []Entry
+	// Intents lists the create calls that never answered (the process
+	// died meanwhile), oldest first: each resource may or may not exist.
+	Intents []Entry
 }
 
 // Alive reports whether the process that wrote the journal still runs (on
@@ -225,6 +250,8 @@ func ReadJournal(path string) (*JournalFile, error) {
 	regions := map[string]bool{}
 	var order []string
 	created := map[string]Entry{}
+	var intentOrder []string
+	intents := map[string]Entry{}
 	first := true
 	for sc.Scan() {
 		if first {
@@ -245,11 +272,17 @@ func ReadJournal(path string) (*JournalFile, error) {
 		}
 		k := entryKey(e)
 		switch e.Op {
+		case OpIntent:
+			intentOrder = append(intentOrder, intentKey(e))
+			intents[intentKey(e)] = e
 		case OpCreated:
 			if _, ok := created[k]; !ok {
 				order = append(order, k)
 			}
 			created[k] = e
+			delete(intents, intentKey(e))
+		case OpRefused:
+			delete(intents, intentKey(e))
 		case OpDone:
 			delete(created, k)
 		}
@@ -264,6 +297,12 @@ func ReadJournal(path string) (*JournalFile, error) {
 		if e, ok := created[k]; ok {
 			jf.Pending = append(jf.Pending, e)
 			delete(created, k)
+		}
+	}
+	for _, k := range intentOrder {
+		if e, ok := intents[k]; ok {
+			jf.Intents = append(jf.Intents, e)
+			delete(intents, k)
 		}
 	}
 	for r := range regions {

@@ -3,6 +3,7 @@ package hclconf
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -36,14 +37,36 @@ var durationType = reflect.TypeFor[time.Duration]()
 //	Type    string        `hcl:"type,label"`      // block label (in block structs)
 //	SSH     ssh.Config    `hcl:",squash"`         // fields decoded from the same body
 //
-// Values that are not yet known leave the field unchanged. Decoding has no side
-// effects beyond v.
+// Values that are not yet known leave the field unchanged when validating,
+// and are errors at their attribute when ectx comes from ForRun. Decoding
+// has no side effects beyond v. The diagnostics come in source order, the
+// same on every run.
 func Decode(body hcl.Body, ectx *hcl.EvalContext, v any) hcl.Diagnostics {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.Elem().Kind() != reflect.Struct {
 		panic(fmt.Sprintf("hclconf: Decode needs a pointer to a struct, got %T", v))
 	}
-	return decodeBody(dynblock.Expand(body, ectx), ectx, rv.Elem(), nil)
+	return SortBySource(decodeBody(dynblock.Expand(body, ectx), ectx, rv.Elem(), nil))
+}
+
+// SortBySource orders diagnostics by file, line and column, in place, and
+// returns them: HCL reports the unknown arguments of a body in the order of a
+// map, which differs from run to run. Diagnostics without a range keep their
+// order, after the others.
+func SortBySource(diags hcl.Diagnostics) hcl.Diagnostics {
+	sort.SliceStable(diags, func(i, j int) bool {
+		a, b := diags[i].Subject, diags[j].Subject
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		case a.Filename != b.Filename:
+			return a.Filename < b.Filename
+		case a.Start.Line != b.Start.Line:
+			return a.Start.Line < b.Start.Line
+		}
+		return a.Start.Column < b.Start.Column
+	})
+	return diags
 }
 
 func decodeBody(body hcl.Body, ectx *hcl.EvalContext, rv reflect.Value, labels []string) hcl.Diagnostics {
@@ -135,7 +158,16 @@ func decodeBlock(b *hcl.Block, ectx *hcl.EvalContext, target reflect.Value) hcl.
 
 func decodeAttr(attr *hcl.Attribute, ectx *hcl.EvalContext, fv reflect.Value) hcl.Diagnostics {
 	val, diags := attr.Expr.Value(ectx)
-	if diags.HasErrors() || !val.IsWhollyKnown() || val.IsNull() {
+	if diags.HasErrors() {
+		return diags
+	}
+	if !val.IsWhollyKnown() {
+		if Running(ectx) {
+			diags = append(diags, notKnown(attr, ectx, val))
+		}
+		return diags
+	}
+	if val.IsNull() {
 		return diags
 	}
 	if fv.Type() == durationType || (fv.Kind() == reflect.Pointer && fv.Type().Elem() == durationType) {

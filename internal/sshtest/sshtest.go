@@ -70,10 +70,11 @@ type Server struct {
 	freezeOnce sync.Once
 	closed     chan struct{} // closed by Close
 
-	mu     sync.Mutex
-	conns  map[net.Conn]struct{}
-	logins int
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	conns    map[net.Conn]struct{}
+	accepted int
+	logins   int
+	wg       sync.WaitGroup
 }
 
 // Start starts a server on 127.0.0.1:0, stopped in t.Cleanup.
@@ -185,6 +186,14 @@ func (s *Server) Drop() {
 // Options.ReadyAfter.
 func (s *Server) ReadyAt() time.Time { return s.started.Add(s.opts.ReadyAfter) }
 
+// Accepted returns how many TCP connections the server accepted so far:
+// one per connection attempt a client made.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
 // Logins returns how many logins succeeded so far.
 func (s *Server) Logins() int {
 	s.mu.Lock()
@@ -201,6 +210,7 @@ func (s *Server) serve() {
 		}
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
+		s.accepted++
 		s.mu.Unlock()
 		s.wg.Add(1)
 		go func() {

@@ -4,6 +4,6 @@
 // file's base name), to a checksum file per checksum type. The returned
 // artifact lists the input files and the checksum files, as Packer's does.
 //
-// It sits in kiln's components layer; the build engine registers New under
+// It sits in kiln's components layer; kiln.DefaultRegistries registers New under
 // the type label "checksum".
 package checksum

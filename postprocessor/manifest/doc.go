@@ -17,12 +17,16 @@
 //	  "last_run_uuid": "6b0a…"
 //	}
 //
+// Sensitive values (postprocessor.Env.Secrets: the template's sensitive
+// variables and locals, the passwords and keys builders report) are written as
+// "<sensitive>" wherever they appear in a record, custom_data included.
+//
 // Every run appends its builds; with -force a run that finds another run's
 // manifest starts it afresh. Parallel builds writing one file are serialised
 // by a lock held in the process (keyed by absolute path) and an flock on a
 // lock file beside it (for other kiln processes), and the file is replaced
 // atomically: written to a temporary file, then renamed.
 //
-// It sits in kiln's components layer; the build engine registers New under
+// It sits in kiln's components layer; kiln.DefaultRegistries registers New under
 // the type label "manifest".
 package manifest

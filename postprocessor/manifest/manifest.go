@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/artifact"
+	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/internal/compconf"
 	"github.com/kilnhq/kiln/internal/hclconf"
 	"github.com/kilnhq/kiln/postprocessor"
@@ -133,10 +134,32 @@ func (p *PostProcessor) PostProcess(ctx context.Context, env *postprocessor.Env,
 	if err != nil {
 		return nil, false, fmt.Errorf("output: %w", err)
 	}
-	if err := Append(ctx, output, b, env.Info.RunID, env.Force); err != nil {
+	if err := Append(ctx, output, b.redacted(env.Secrets), env.Info.RunID, env.Force); err != nil {
 		return nil, false, err
 	}
 	return in, true, nil
+}
+
+// redacted returns b with every secret in its strings replaced by
+// event.Redacted: a manifest is read by scripts and kept as a CI artifact.
+func (b Build) redacted(secrets []string) Build {
+	red := func(s string) string { return event.RedactString(s, secrets) }
+	b.Name, b.BuilderType, b.ArtifactID = red(b.Name), red(b.BuilderType), red(b.ArtifactID)
+	if b.Files != nil {
+		files := make([]File, len(b.Files))
+		for i, f := range b.Files {
+			files[i] = File{Name: red(f.Name), Size: f.Size}
+		}
+		b.Files = files
+	}
+	if b.CustomData != nil {
+		data := make(map[string]string, len(b.CustomData))
+		for k, v := range b.CustomData {
+			data[red(k)] = red(v)
+		}
+		b.CustomData = data
+	}
+	return b
 }
 
 // inProcess holds one mutex per absolute manifest path: flock does not

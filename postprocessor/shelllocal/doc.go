@@ -3,6 +3,6 @@
 // its artifact, with Packer's shell-local options, and passes the artifact on
 // unchanged. The work is done by internal/localexec.
 //
-// It sits in kiln's components layer; the build engine registers New under
+// It sits in kiln's components layer; kiln.DefaultRegistries registers New under
 // the type label "shell-local".
 package shelllocal

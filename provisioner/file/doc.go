@@ -3,6 +3,6 @@
 // downloads them from it, with Packer's options and its trailing-slash rule
 // for directories. Uploads report their progress as event.Progress.
 //
-// It sits in kiln's components layer; the build engine registers New under
+// It sits in kiln's components layer; kiln.DefaultRegistries registers New under
 // the type label "file".
 package file

@@ -3,6 +3,6 @@
 // communicator with the configured environment, streams their output as
 // event.Output lines and removes them afterwards. Its options are Packer's.
 //
-// It sits in kiln's components layer; the build engine registers New under
+// It sits in kiln's components layer; kiln.DefaultRegistries registers New under
 // the type label "shell".
 package shell

@@ -1,0 +1,35 @@
+package kiln_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kilnhq/kiln/internal/testmoto"
+)
+
+// useMoto starts moto_server and points the AWS SDK's default chain of
+// this process at it (endpoint, dummy credentials, no shared files, no
+// instance metadata), with AWS_REGION set to region (none when ""), and
+// kiln's journals in a temporary cache directory, which it returns.
+func useMoto(t *testing.T, region string) (*testmoto.Server, string) {
+	t.Helper()
+	moto := testmoto.Start(t)
+	for _, kv := range moto.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_REGION", region)
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	cache := filepath.Join(dir, "cache")
+	t.Setenv("XDG_CACHE_HOME", cache)
+	if err := os.MkdirAll(cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	return moto, cache
+}
