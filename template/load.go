@@ -82,6 +82,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "data", LabelNames: []string{"type", "name"}},
 	{Type: "source", LabelNames: []string{"type", "name"}},
 	{Type: "build"},
+	{Type: "hcp_packer_registry"},
 }}
 
 // loader holds the state of one Load call.
@@ -91,6 +92,8 @@ type loader struct {
 	t      *Template
 	// vars holds what the loader needs about each variable beyond Variable.
 	vars map[string]*varDecl
+	// hcpBlocks are the hcp_packer_registry blocks decoded so far.
+	hcpBlocks hcl.Blocks
 }
 
 // Load reads a template from path: one file, or every *.pkr.hcl, *.kiln.hcl,
@@ -173,6 +176,7 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 	for _, b := range byType["build"] {
 		diags = append(diags, l.decodeBuild(b)...)
 	}
+	diags = append(diags, l.checkHCPRegistries(byType["hcp_packer_registry"])...)
 	if len(values.data) > 0 {
 		l.t.pending = &pendingData{l: l, values: values, builds: byType["build"], reported: map[string]bool{}}
 		for _, d := range diags {
@@ -181,9 +185,9 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 	}
 	if len(l.t.Builds) == 0 && !diags.HasErrors() && len(bodies) > 0 {
 		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  "No build block",
-			Detail:   fmt.Sprintf("The template at %s has no build block, so it builds nothing.", path),
+			Severity: hcl.DiagError,
+			Summary:  "Missing build block",
+			Detail:   fmt.Sprintf("The template at %s has no build block: a build block with one or more sources is needed, as in Packer.", path),
 		})
 	}
 	return l.t, hclconf.SortBySource(diags)
