@@ -94,6 +94,8 @@ type loader struct {
 	vars map[string]*varDecl
 	// hcpBlocks are the hcp_packer_registry blocks decoded so far.
 	hcpBlocks hcl.Blocks
+	// missingPlugins are the required plugins kiln does not embed.
+	missingPlugins []missingPlugin
 }
 
 // Load reads a template from path: one file, or every *.pkr.hcl, *.kiln.hcl,
@@ -177,18 +179,12 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 		diags = append(diags, l.decodeBuild(b)...)
 	}
 	diags = append(diags, l.checkHCPRegistries(byType["hcp_packer_registry"])...)
+	diags = append(diags, l.checkMissingPlugins()...)
 	if len(values.data) > 0 {
 		l.t.pending = &pendingData{l: l, values: values, builds: byType["build"], reported: map[string]bool{}}
 		for _, d := range diags {
 			l.t.pending.reported[diagKey(d)] = true
 		}
-	}
-	if len(l.t.Builds) == 0 && !diags.HasErrors() && len(bodies) > 0 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Missing build block",
-			Detail:   fmt.Sprintf("The template at %s has no build block: a build block with one or more sources is needed, as in Packer.", path),
-		})
 	}
 	return l.t, hclconf.SortBySource(diags)
 }
