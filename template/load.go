@@ -67,8 +67,9 @@ func WithEmbeddedPlugins(sources ...string) LoadOption {
 	return func(c *loadConfig) { c.plugins = append(c.plugins, sources...) }
 }
 
-// WithSyntaxOnly only parses the files: no block is decoded and no variable
-// is evaluated.
+// WithSyntaxOnly parses the files and checks the declarations in them, as
+// Packer's validate -syntax-only does: nothing is evaluated but variable
+// defaults, and component bodies are not decoded.
 func WithSyntaxOnly() LoadOption {
 	return func(c *loadConfig) { c.syntaxOnly = true }
 }
@@ -146,10 +147,6 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 			bodies = append(bodies, f.Body)
 		}
 	}
-	if cfg.syntaxOnly {
-		return l.t, diags
-	}
-
 	var blocks hcl.Blocks
 	for _, body := range bodies {
 		content, d := body.Content(rootSchema)
@@ -161,6 +158,10 @@ func Load(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) {
 	byType := map[string]hcl.Blocks{}
 	for _, b := range blocks {
 		byType[b.Type] = append(byType[b.Type], b)
+	}
+
+	if cfg.syntaxOnly {
+		return l.t, hclconf.SortBySource(append(diags, l.checkDeclarations(byType)...))
 	}
 
 	for _, b := range byType["packer"] {

@@ -3,11 +3,13 @@ package template
 import (
 	"cmp"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/hashicorp/go-version"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -233,6 +235,14 @@ func checkPlugin(attr *hcl.Attribute) (string, hcl.Diagnostics) {
 	if source == "" {
 		return "", invalid
 	}
+	if msg := checkPluginSource(source); msg != "" {
+		return "", hcl.Diagnostics{{
+			Severity: hcl.DiagError,
+			Summary:  "Invalid plugin source",
+			Detail:   fmt.Sprintf("%q is not a plugin source: %s.", source, msg),
+			Subject:  itemRange(attr.Expr, "source").Ptr(),
+		}}
+	}
 	if constraint != "" {
 		if _, err := version.NewConstraint(constraint); err != nil {
 			return "", hcl.Diagnostics{{
@@ -244,6 +254,42 @@ func checkPlugin(attr *hcl.Attribute) (string, hcl.Diagnostics) {
 		}
 	}
 	return source, nil
+}
+
+// itemRange returns the range of the value of key in expr when expr is an
+// object constructor that sets it, otherwise expr's range.
+func itemRange(expr hcl.Expression, key string) hcl.Range {
+	if obj, ok := expr.(*hclsyntax.ObjectConsExpr); ok {
+		for _, item := range obj.Items {
+			if hcl.ExprAsKeyword(item.KeyExpr) == key {
+				return item.ValueExpr.Range()
+			}
+		}
+	}
+	return expr.Range()
+}
+
+// pluginPartRE is what a part of a plugin source may hold.
+var pluginPartRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+
+// checkPluginSource says what is wrong with a plugin source, as Packer
+// checks it: HOST/NAMESPACE/NAME (such as github.com/hashicorp/amazon),
+// where NAME does not repeat the packer-plugin- prefix of the repository.
+// It returns "" for a good one.
+func checkPluginSource(source string) string {
+	parts := strings.Split(normalizePluginSource(source), "/")
+	if len(parts) < 3 {
+		return "write HOST/NAMESPACE/NAME, such as github.com/hashicorp/amazon"
+	}
+	for _, p := range parts {
+		if !pluginPartRE.MatchString(p) {
+			return fmt.Sprintf("the part %q is empty or holds characters other than letters, digits, dots, hyphens and underscores", p)
+		}
+	}
+	if name := parts[len(parts)-1]; strings.HasPrefix(name, "packer-plugin-") {
+		return fmt.Sprintf("name the plugin %q, without the packer-plugin- prefix of its repository", strings.TrimPrefix(name, "packer-plugin-"))
+	}
+	return ""
 }
 
 // normalizePluginSource lower-cases a plugin source and drops a scheme and a

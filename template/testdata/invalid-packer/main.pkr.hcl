@@ -21,6 +21,9 @@ packer {
       source  = "github.com/hashicorp/azure"
       extra   = "x"
     }
+    nohost = {
+      source = "qemu" # ERROR: Invalid plugin source
+    }
     broken = "github.com/hashicorp/qemu" # ERROR: Invalid required_plugins entry
     badversion = { # ERROR: Invalid plugin version constraint
       source  = "github.com/hashicorp/qemu"
