@@ -314,7 +314,7 @@ func (l *loader) assignVarFile(path string) hcl.Diagnostics {
 				Summary:  "Value for undeclared variable",
 				Detail: fmt.Sprintf("The file sets %q, but the template declares no variable of that name%s. The value is ignored. %s",
 					attr.Name, suggestIn(attr.Name, l.vars), declareHint(attr.Name, staticType(attr.Expr))),
-				Subject:  attr.NameRange.Ptr(),
+				Subject: attr.NameRange.Ptr(),
 			})
 			continue
 		}
