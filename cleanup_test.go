@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,7 +125,7 @@ build { sources = ["source.null.x"] }
 	if _, diags := kiln.Load(dir); diags.HasErrors() {
 		t.Errorf("required_plugins for embedded components: %v", diags)
 	}
-	dir = writeTemplate(t, `
+	const docker = `
 packer {
   required_plugins {
     docker = {
@@ -135,8 +136,17 @@ packer {
 }
 source "null" "x" { communicator = "none" }
 build { sources = ["source.null.x"] }
+`
+	dir = writeTemplate(t, docker)
+	// A plugin kiln does not embed is a warning while none of its
+	// components is used...
+	if _, diags := kiln.Load(dir); diags.HasErrors() || len(diags) != 1 || diags[0].Severity != hcl.DiagWarning {
+		t.Errorf("an unused plugin kiln does not embed: %v, want one warning", diags)
+	}
+	// ...and an error once one is.
+	dir = writeTemplate(t, docker+`source "docker" "d" { image = "debian" }
 `)
-	if _, diags := kiln.Load(dir); !diags.HasErrors() {
-		t.Error("a plugin kiln does not embed was accepted")
+	if _, diags := kiln.Load(dir); !diags.HasErrors() || !strings.Contains(diags.Error(), `source "docker"`) {
+		t.Errorf("a used plugin kiln does not embed: %v", diags)
 	}
 }

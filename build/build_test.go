@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/kilnhq/kiln/artifact"
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/event/eventtest"
@@ -138,6 +140,67 @@ build {
 	if len(diags) != 2 || diags[0].Subject.Start.Line != 3 || diags[1].Subject.Start.Line != 6 ||
 		!strings.Contains(diags[0].Detail, `did you mean "fake"?`) || !strings.Contains(diags[1].Detail, "nosuch") {
 		t.Errorf("diagnostics %v, want the unused sources' type and attribute", diags)
+	}
+}
+
+func TestPlanNeedsABuildBlock(t *testing.T) {
+	w := &world{}
+	tpl := load(t, "source \"fake\" \"a\" {}\n")
+	_, diags := Plan(tpl, w.registries(), nil, nil)
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "Missing build block") {
+		t.Errorf("diagnostics %v, want a missing build block", diags)
+	}
+}
+
+func TestPlanChecksBuildData(t *testing.T) {
+	w := &world{}
+	reg := w.registries()
+	fake, _ := reg.Builders.Lookup("fake")
+	reg.Builders.Register("amazon-ebs", fake)
+	tpl := load(t, `
+source "fake" "a" {}
+source "amazon-ebs" "b" {}
+build {
+  name    = "web"
+  sources = ["source.fake.a"]
+  provisioner "record" { command = "${build.name} ${build.ID} ${build.PackerHTTPAddr} ${build.SSHPublicKey}" }
+  provisioner "record" { command = "${build.nme}" }
+  provisioner "record" { command = "${build.Bogus}" }
+  provisioner "record" { command = "${build.SourceAMI}" }
+}
+build {
+  sources = ["source.amazon-ebs.b"]
+  provisioner "record" { command = "${build.SourceAMIName} ${build.BuildRegion} ${build.name}" }
+}
+`)
+	_, diags := Plan(tpl, reg, nil, nil)
+	lines := map[int]string{8: `Did you mean "name"?`, 9: `build.Bogus`, 10: `build.SourceAMI`}
+	for _, d := range diags {
+		want, ok := lines[d.Subject.Start.Line]
+		if !ok || d.Severity != hcl.DiagError || !strings.Contains(d.Detail, want) {
+			t.Errorf("unexpected line %d: %s; %s", d.Subject.Start.Line, d.Summary, d.Detail)
+		}
+		delete(lines, d.Subject.Start.Line)
+	}
+	for line, want := range lines {
+		t.Errorf("line %d: no error containing %s", line, want)
+	}
+}
+
+func TestRunBuildName(t *testing.T) {
+	w := &world{}
+	tpl, builds := plan(t, w, twoSources+`
+build {
+  name    = "web"
+  sources = ["source.fake.a"]
+  provisioner "record" { command = "name=${build.name} conn=${build.ConnType} http=${build.PackerHTTPAddr}" }
+}
+`)
+	if err := Run(context.Background(), tpl, builds, Options{RunID: "run-1"}).Err(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if got, want := w.recorded(), []string{"web.fake.a: name=web conn=ssh http="}; !slices.Equal(got, want) {
+		t.Errorf("commands %q, want %q", got, want)
 	}
 }
 

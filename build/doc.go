@@ -1,6 +1,8 @@
 // Package build is kiln's orchestration layer. Plan turns a loaded template
 // into builds, one per (build block × source), filtered by -only and -except,
-// with every component decoded and checked: kiln validate stops there. Run
+// with every component decoded and checked (build.* references included,
+// against the names a build of the source's type has): kiln validate stops
+// there. Run
 // runs the builds in parallel with a bound; each build's builder calls back
 // into the build's provisioners through a hook (with pause_before,
 // max_retries, timeout, only/except and the error-cleanup-provisioner), then

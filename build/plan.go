@@ -3,14 +3,17 @@ package build
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/gobwas/glob"
 	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
 
 	"github.com/kilnhq/kiln/builder"
+	"github.com/kilnhq/kiln/internal/registry"
 	"github.com/kilnhq/kiln/postprocessor"
 	"github.com/kilnhq/kiln/provisioner"
 	"github.com/kilnhq/kiln/template"
@@ -62,14 +65,21 @@ type plannedPostProcessor struct {
 // full name matches a glob of only (when only is not empty) and none of
 // except. It decodes every source, provisioner and post-processor body with
 // its component's factory, build.* values left unknown, and reports every
-// problem at once: this is what kiln validate runs. A pattern that matches no
-// build is a warning.
+// problem at once: this is what kiln validate runs. A template without a
+// build block is an error; a pattern that matches no build is a warning.
 func Plan(tpl *template.Template, reg Registries, only, except []string) ([]*Build, hcl.Diagnostics) {
 	onlyG, diags := compileGlobs("-only", only, nil)
 	exceptG, d := compileGlobs("-except", except, nil)
 	diags = append(diags, d...)
 	if diags.HasErrors() {
 		return nil, diags
+	}
+	if len(tpl.Builds) == 0 {
+		diags = append(diags, &hcl.Diagnostic{
+			Severity: hcl.DiagError,
+			Summary:  "Missing build block",
+			Detail:   "The template has no build block: as in Packer, a build block with one or more sources is needed.",
+		})
 	}
 	p := &planner{tpl: tpl, reg: reg, seen: map[string]bool{}}
 	onlyUsed := make([]bool, len(only))
@@ -106,6 +116,7 @@ type planner struct {
 
 func (p *planner) add(diags hcl.Diagnostics) {
 	for _, d := range diags {
+		explainBuildData(d)
 		key := fmt.Sprintf("%d|%s|%s|%v", d.Severity, d.Summary, d.Detail, d.Subject)
 		if !p.seen[key] {
 			p.seen[key] = true
@@ -116,7 +127,7 @@ func (p *planner) add(diags hcl.Diagnostics) {
 
 func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
 	out := &Build{Name: s.FullName(b), Block: b, Source: s}
-	ectx := familyEvalContext(p.tpl.EvalContext(b, s, nil), b.Family)
+	ectx := familyEvalContext(planContext(p.tpl, b, s, s.Ref.Type), b.Family)
 	if f, ok := p.reg.Builders.Lookup(s.Ref.Type); !ok {
 		p.add(unknownType(p.reg.Builders.UnknownError(s.Ref.Type), p.typeRange(s)))
 	} else {
@@ -173,7 +184,7 @@ func (p *planner) unusedSources(used map[template.SourceRef]bool) {
 			p.add(unknownType(p.reg.Builders.UnknownError(src.Type), src.TypeRange))
 			continue
 		}
-		_, diags := f(src.Body, p.tpl.EvalContext(nil, nil, nil))
+		_, diags := f(src.Body, planContext(p.tpl, nil, nil, src.Type))
 		p.add(diags)
 	}
 }
@@ -191,6 +202,73 @@ func (p *planner) provisioner(s *template.BuildSource, pb *template.Provisioner,
 	return &plannedProvisioner{
 		block: pb, factory: f, sel: sel,
 		source: blockSource("provisioner", pb.Type, pb.Name, pb.DeclRange),
+	}
+}
+
+// engineData are the build.* names every build has, as Packer documents
+// them: name is the build block's name, PackerRunUUID the run's ID, and the
+// rest are what the builder and its communicator report ("" until then).
+var engineData = []string{
+	"name", "ID", "Host", "Port", "User", "Password", "ConnType", "SSHPublicKey", "SSHPrivateKey",
+	"PackerRunUUID", "PackerHTTPIP", "PackerHTTPPort", "PackerHTTPAddr",
+}
+
+// builderData are the build.* names a builder type reports on top of
+// engineData: Packer's for amazon-ebs, and qemu's machine name and
+// accelerator.
+var builderData = map[string][]string{
+	"amazon-ebs": {
+		"BuildRegion", "SourceAMI", "SourceAMIName", "SourceAMIOwner", "SourceAMIOwnerName",
+		"SourceAMICreationDate", "InstanceID",
+	},
+	"qemu": {"VMName", "Accelerator"},
+}
+
+// dataNames returns the build.* names of a build whose source has type typ.
+func dataNames(typ string) []string {
+	return append(slices.Clip(engineData), builderData[typ]...)
+}
+
+// planContext is tpl.EvalContext with build.* unknown strings of the names
+// a build of the source type typ has, so that a reference to any other name
+// is an error ("did you mean") before anything runs.
+func planContext(tpl *template.Template, b *template.Build, s *template.BuildSource, typ string) *hcl.EvalContext {
+	ectx := tpl.EvalContext(b, s, nil)
+	attrs := map[string]cty.Type{}
+	for _, n := range dataNames(typ) {
+		attrs[n] = cty.String
+	}
+	ectx.Variables["build"] = cty.UnknownVal(cty.Object(attrs))
+	return ectx
+}
+
+// explainBuildData rewrites HCL's "Unsupported attribute" about build.NAME
+// (the names planContext gives) to say which names a build has, with a
+// "did you mean".
+func explainBuildData(d *hcl.Diagnostic) {
+	if d.Summary != "Unsupported attribute" || d.Expression == nil || d.EvalContext == nil {
+		return
+	}
+	build, ok := d.EvalContext.Variables["build"]
+	if !ok || !build.Type().IsObjectType() {
+		return
+	}
+	for _, tr := range d.Expression.Variables() {
+		if tr.RootName() != "build" || len(tr) < 2 {
+			continue
+		}
+		attr, ok := tr[1].(hcl.TraverseAttr)
+		if !ok || build.Type().HasAttribute(attr.Name) {
+			continue
+		}
+		names := slices.Sorted(maps.Keys(build.Type().AttributeTypes()))
+		hint := ""
+		if s := registry.Suggest(attr.Name, names); s != "" {
+			hint = fmt.Sprintf(" Did you mean %q?", s)
+		}
+		d.Summary = "Unknown build variable"
+		d.Detail = fmt.Sprintf("A build has no build.%s.%s Its build.* names are: %s.", attr.Name, hint, strings.Join(names, ", "))
+		return
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -179,7 +180,7 @@ type runner struct {
 
 // setData sets build.* from what the builder reported.
 func (r *runner) setData(reported map[string]string) {
-	r.data = buildData(r.info, reported)
+	r.data = buildData(r.b.Block.Name, r.info, reported)
 	ectx := r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
 	if f := r.b.Block.Family; f != nil {
 		ectx = family.EvalContext(ectx, f.Name, r.version)
@@ -268,19 +269,18 @@ func (r *runner) artifactCreated(a artifact.Artifact) {
 	r.sink.Emit(&event.ArtifactCreated{BuilderType: a.BuilderType(), ID: a.ID(), Files: a.Files(), Description: a.String()})
 }
 
-// buildData returns the build.* values: Packer's names, empty unless the
-// builder reported them, so that a template that validated (with build.*
-// unknown) does not fail on a name this builder does not set.
-func buildData(info builder.Info, reported map[string]string) map[string]string {
-	data := map[string]string{
-		"ID": "", "Host": "", "Port": "", "User": "", "Password": "", "ConnType": "",
-		"SSHPublicKey": "", "SSHPrivateKey": "",
-		"PackerHTTPIP": "", "PackerHTTPPort": "", "PackerHTTPAddr": "",
-		"PackerRunUUID": info.RunID,
+// buildData returns the build.* values: the names dataNames gives, empty
+// unless the builder reported them, so that a template that validated (with
+// build.* unknown) does not fail on a name this builder does not set; name
+// is the build block's name, PackerRunUUID the run's ID.
+func buildData(name string, info builder.Info, reported map[string]string) map[string]string {
+	data := map[string]string{}
+	for _, k := range dataNames(info.Type) {
+		data[k] = ""
 	}
-	for k, v := range reported {
-		data[k] = v
-	}
+	data["name"] = name
+	data["PackerRunUUID"] = info.RunID
+	maps.Copy(data, reported)
 	return data
 }
 

@@ -70,8 +70,8 @@ build {
 	if strings.Contains(r.stderr, "\x1b[") {
 		t.Errorf("colour codes in diagnostics that are not on a terminal")
 	}
-	if r := runKiln(t, dir, "validate", "-syntax-only", "bad"); r.code != 0 {
-		t.Errorf("-syntax-only on a template that parses: exit %d, want 0\n%s", r.code, r)
+	if r := runKiln(t, dir, "validate", "-syntax-only", "bad"); r.code != 0 || strings.TrimSpace(r.stdout) != "The configuration is syntactically valid." {
+		t.Errorf("-syntax-only on a template that parses: exit %d, want 0 and that only syntax was checked\n%s", r.code, r)
 	}
 	writeFile(t, dir, "broken/broken.pkr.hcl", "build {\n  sources = [\n")
 	if r := runKiln(t, dir, "validate", "-syntax-only", "broken"); r.code != 1 || !strings.Contains(r.stderr, "broken.pkr.hcl line 3") {

@@ -20,6 +20,7 @@ var buildSchema = &hcl.BodySchema{
 		{Type: "post-processor", LabelNames: []string{"type"}},
 		{Type: "post-processors"},
 		{Type: "family"},
+		{Type: "hcp_packer_registry"},
 	},
 }
 
@@ -86,6 +87,7 @@ func (l *loader) decodeBuild(block *hcl.Block) hcl.Diagnostics {
 	}
 
 	var checks []filterCheck
+	var registry *hcl.Block // the build's hcp_packer_registry block
 	for _, blk := range content.Blocks {
 		switch blk.Type {
 		case "source":
@@ -129,6 +131,12 @@ func (l *loader) decodeBuild(block *hcl.Block) hcl.Diagnostics {
 			}
 		case "family":
 			diags = append(diags, l.decodeFamily(blk, b, &checks)...)
+		case "hcp_packer_registry":
+			if registry != nil {
+				diags = append(diags, duplicateHCPRegistry(blk, registry, "A build has"))
+			}
+			registry = blk
+			diags = append(diags, l.decodeHCPRegistry(blk, l.t.EvalContext(b, nil, nil))...)
 		}
 	}
 	if len(b.Sources) == 0 && !diags.HasErrors() {
@@ -144,8 +152,8 @@ func (l *loader) decodeBuild(block *hcl.Block) hcl.Diagnostics {
 	return diags
 }
 
-// sourceRef reads a reference to a top-level source: "source.TYPE.NAME" or
-// "TYPE.NAME", quoted or as a bare reference.
+// sourceRef reads a reference to a top-level source: "source.TYPE.NAME",
+// "sources.TYPE.NAME" or "TYPE.NAME", quoted or as a bare reference.
 func (l *loader) sourceRef(expr hcl.Expression) (SourceRef, hcl.Diagnostics) {
 	var s string
 	if tr, d := hcl.AbsTraversalForExpr(expr); !d.HasErrors() {
@@ -175,7 +183,12 @@ func (l *loader) sourceRef(expr hcl.Expression) (SourceRef, hcl.Diagnostics) {
 }
 
 func (l *loader) lookupSource(s string, rng hcl.Range) (SourceRef, hcl.Diagnostics) {
-	typ, name, ok := strings.Cut(strings.TrimPrefix(s, "source."), ".")
+	// Packer also accepts "sources.TYPE.NAME".
+	rest, ok := strings.CutPrefix(s, "source.")
+	if !ok {
+		rest = strings.TrimPrefix(s, "sources.")
+	}
+	typ, name, ok := strings.Cut(rest, ".")
 	if !ok || typ == "" || name == "" || strings.Contains(name, ".") {
 		return SourceRef{}, hcl.Diagnostics{{
 			Severity: hcl.DiagError,

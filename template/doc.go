@@ -79,5 +79,12 @@
 //
 // The language is that of Packer PackerVersion: packer { required_version }
 // is checked against it, and packer { required_plugins } is satisfied by the
-// plugins kiln embeds (WithEmbeddedPlugins).
+// plugins kiln embeds (WithEmbeddedPlugins); a plugin it lacks is a warning,
+// or an error when one of its components (type labels NAME or NAME-...) is
+// used. hcp_packer_registry blocks are checked as Packer checks them and
+// otherwise ignored with a warning (kiln publishes to no HCP Packer
+// registry; image families are its versioning); the hcp-packer-* data
+// sources are errors that name kiln's alternative (hcp.go). WithSyntaxOnly
+// checks the declarations without evaluating anything but variable defaults,
+// as Packer's validate -syntax-only does (syntax.go).
 package template

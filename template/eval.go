@@ -535,6 +535,9 @@ func (l *loader) decodeData(d *Data, ectx *hcl.EvalContext) (DataSource, hcl.Dia
 		ok    bool
 		diags hcl.Diagnostics
 	)
+	if hcp := hcpDataSource(d); hcp != nil {
+		return nil, hcp
+	}
 	if l.cfg.dataSources != nil {
 		types = l.cfg.dataSources.Types()
 		ds, ok, diags = l.cfg.dataSources.Decode(d.Type, d.Body, ectx)

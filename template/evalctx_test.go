@@ -77,20 +77,21 @@ func TestLoadPaths(t *testing.T) {
 	if _, diags := Load(empty); !diags.HasErrors() || !strings.Contains(diags.Error(), "No template files") {
 		t.Errorf("empty directory: %v", diags)
 	}
-	// A template with no build is a warning.
+	// A template with no build loads: build.Plan reports it.
 	if err := os.WriteFile(filepath.Join(empty, "a.kiln.hcl"), []byte("variable \"x\" {\n  default = 1\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tpl, diags = Load(empty)
-	if diags.HasErrors() || len(diags) != 1 || !strings.Contains(diags[0].Summary, "No build block") || len(tpl.Files) != 1 {
+	if len(diags) != 0 || len(tpl.Files) != 1 {
 		t.Errorf("no build: %v", diags)
 	}
 }
 
 func TestSyntaxOnly(t *testing.T) {
-	// The semantic errors of invalid-sources are not looked for...
+	// Of the errors of invalid-sources, only the duplicate declaration is
+	// looked for...
 	tpl, diags := Load(filepath.Join("testdata", "invalid-sources"), WithSyntaxOnly())
-	if len(diags) != 0 || len(tpl.Files) != 1 || len(tpl.Sources) != 0 {
+	if len(diags) != 1 || diags[0].Summary != "Duplicate source block" || len(tpl.Files) != 1 || len(tpl.Builds) != 0 {
 		t.Errorf("syntax only: %v, %d files", diags, len(tpl.Files))
 	}
 	// ...but syntax errors are.

@@ -68,8 +68,9 @@ func WithEmbeddedPlugins(sources ...string) LoadOption {
 	return func(c *loadConfig) { c.plugins = append(c.plugins, sources...) }
 }
 
-// WithSyntaxOnly only parses the files: no block is decoded and no variable
-// is evaluated.
+// WithSyntaxOnly parses the files and checks the declarations in them, as
+// Packer's validate -syntax-only does: nothing is evaluated but variable
+// defaults, and component bodies are not decoded.
 func WithSyntaxOnly() LoadOption {
 	return func(c *loadConfig) { c.syntaxOnly = true }
 }
@@ -83,6 +84,7 @@ var rootSchema = &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 	{Type: "data", LabelNames: []string{"type", "name"}},
 	{Type: "source", LabelNames: []string{"type", "name"}},
 	{Type: "build"},
+	{Type: "hcp_packer_registry"},
 }}
 
 // loader holds the state of one Load call.
@@ -95,6 +97,10 @@ type loader struct {
 	// refused holds the files read but not parsed (nested too deeply), so
 	// that diagnostics about them show snippets.
 	refused map[string]*hcl.File
+	// hcpBlocks are the hcp_packer_registry blocks decoded so far.
+	hcpBlocks hcl.Blocks
+	// missingPlugins are the required plugins kiln does not embed.
+	missingPlugins []missingPlugin
 }
 
 // Load reads a template from path: one file, or every *.pkr.hcl, *.kiln.hcl,
@@ -151,10 +157,6 @@ func loadUncapped(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) 
 			bodies = append(bodies, f.Body)
 		}
 	}
-	if cfg.syntaxOnly {
-		return l.t, diags
-	}
-
 	var blocks hcl.Blocks
 	for _, body := range bodies {
 		content, d := body.Content(rootSchema)
@@ -166,6 +168,10 @@ func loadUncapped(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) 
 	byType := map[string]hcl.Blocks{}
 	for _, b := range blocks {
 		byType[b.Type] = append(byType[b.Type], b)
+	}
+
+	if cfg.syntaxOnly {
+		return l.t, hclconf.SortBySource(append(diags, l.checkDeclarations(byType)...))
 	}
 
 	for _, b := range byType["packer"] {
@@ -183,18 +189,13 @@ func loadUncapped(path string, opts ...LoadOption) (*Template, hcl.Diagnostics) 
 	for _, b := range byType["build"] {
 		diags = append(diags, l.decodeBuild(b)...)
 	}
+	diags = append(diags, l.checkHCPRegistries(byType["hcp_packer_registry"])...)
+	diags = append(diags, l.checkMissingPlugins()...)
 	if len(values.data) > 0 {
 		l.t.pending = &pendingData{l: l, values: values, builds: byType["build"], reported: map[string]bool{}}
 		for _, d := range diags {
 			l.t.pending.reported[diagKey(d)] = true
 		}
-	}
-	if len(l.t.Builds) == 0 && !diags.HasErrors() && len(bodies) > 0 {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagWarning,
-			Summary:  "No build block",
-			Detail:   fmt.Sprintf("The template at %s has no build block, so it builds nothing.", path),
-		})
 	}
 	return l.t, hclconf.SortBySource(diags)
 }

@@ -20,7 +20,8 @@ var testNow = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 var embedded = []string{"github.com/hashicorp/amazon", "github.com/hashicorp/qemu"}
 
 // testOptions returns the options every testdata folder is loaded with, plus
-// the extra ones some folders need.
+// the extra ones some folders need: a folder whose name ends in -syntax-only
+// is loaded with WithSyntaxOnly.
 func testOptions(dir string) []LoadOption {
 	opts := []LoadOption{
 		WithNow(testNow),
@@ -29,6 +30,9 @@ func testOptions(dir string) []LoadOption {
 	}
 	if filepath.Base(dir) == "valid-precedence" {
 		opts = append(opts, precedenceOptions(dir)...)
+	}
+	if strings.HasSuffix(dir, "-syntax-only") {
+		opts = append(opts, WithSyntaxOnly())
 	}
 	return opts
 }

@@ -259,7 +259,8 @@ func (l *loader) assignVariables(autoVarFiles []string) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagError,
 				Summary:  "Value for undeclared variable",
-				Detail:   fmt.Sprintf("-var sets %q, but the template declares no variable of that name%s.", name, suggestIn(name, l.vars)),
+				Detail: fmt.Sprintf("-var sets %q, but the template declares no variable of that name%s. %s",
+					name, suggestIn(name, l.vars), declareHint(name, cty.String)),
 			})
 			continue
 		}
@@ -311,8 +312,9 @@ func (l *loader) assignVarFile(path string) hcl.Diagnostics {
 			diags = append(diags, &hcl.Diagnostic{
 				Severity: hcl.DiagWarning,
 				Summary:  "Value for undeclared variable",
-				Detail:   fmt.Sprintf("The file sets %q, but the template declares no variable of that name%s. The value is ignored.", attr.Name, suggestIn(attr.Name, l.vars)),
-				Subject:  attr.NameRange.Ptr(),
+				Detail: fmt.Sprintf("The file sets %q, but the template declares no variable of that name%s. The value is ignored. %s",
+					attr.Name, suggestIn(attr.Name, l.vars), declareHint(attr.Name, staticType(attr.Expr))),
+				Subject: attr.NameRange.Ptr(),
 			})
 			continue
 		}
@@ -327,6 +329,26 @@ func (l *loader) assignVarFile(path string) hcl.Diagnostics {
 		decl.v.Value = val
 	}
 	return diags
+}
+
+// declareHint tells how to declare the variable name, of type ty when it
+// is a primitive type.
+func declareHint(name string, ty cty.Type) string {
+	body := "{}"
+	if ty.IsPrimitiveType() {
+		body = fmt.Sprintf("{ type = %s }", typeexpr.TypeString(ty))
+	}
+	return fmt.Sprintf("To set it, declare it in the template: variable %q %s", name, body)
+}
+
+// staticType returns the type of expr's value when it needs no context,
+// otherwise cty.DynamicPseudoType.
+func staticType(expr hcl.Expression) cty.Type {
+	val, diags := expr.Value(nil)
+	if diags.HasErrors() {
+		return cty.DynamicPseudoType
+	}
+	return val.Type()
 }
 
 // finishVariables checks that every required variable has a value, that

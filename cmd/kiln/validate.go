@@ -25,7 +25,7 @@ PATH is a template file or a directory of them.`, io)
 	var only, except globsFlag
 	fs.Var(&only, "only", "validate only the builds whose name matches one of these comma-separated `globs`")
 	fs.Var(&except, "except", "skip the builds whose name matches one of these comma-separated `globs`")
-	syntaxOnly := fs.Bool("syntax-only", false, "only check that the files parse")
+	syntaxOnly := fs.Bool("syntax-only", false, "only check that the files parse and their declarations, evaluating nothing")
 	evaluate := fs.Bool("evaluate-datasources", false, "run the data sources (AMI lookups, parameters, HTTP requests) and check with their values")
 	noWarnUndeclared := fs.Bool("no-warn-undeclared-var", false, "do not warn about values in var files for undeclared variables")
 	color := fs.Bool("color", true, "colour diagnostics on a terminal")
@@ -52,6 +52,10 @@ PATH is a template file or a directory of them.`, io)
 	writeDiagnostics(io, tpl, diags, *color)
 	if diags.HasErrors() {
 		return exitFailed
+	}
+	if *syntaxOnly {
+		fmt.Fprintln(io.out, "The configuration is syntactically valid.")
+		return exitOK
 	}
 	fmt.Fprintln(io.out, "The configuration is valid.")
 	return exitOK
