@@ -155,11 +155,9 @@ func TestPlanNeedsABuildBlock(t *testing.T) {
 func TestPlanChecksBuildData(t *testing.T) {
 	w := &world{}
 	reg := w.registries()
-	fake, _ := reg.Builders.Lookup("fake")
-	reg.Builders.Register("amazon-ebs", fake)
 	tpl := load(t, `
 source "fake" "a" {}
-source "amazon-ebs" "b" {}
+source "fake" "b" { reports = ["SourceAMIName", "BuildRegion"] }
 build {
   name    = "web"
   sources = ["source.fake.a"]
@@ -169,7 +167,7 @@ build {
   provisioner "record" { command = "${build.SourceAMI}" }
 }
 build {
-  sources = ["source.amazon-ebs.b"]
+  sources = ["source.fake.b"]
   provisioner "record" { command = "${build.SourceAMIName} ${build.BuildRegion} ${build.name}" }
 }
 `)

@@ -90,8 +90,13 @@ type fakeBuilder struct {
 		// StepFails runs one failing step through the step runner, under
 		// the build's on-error policy.
 		StepFails bool `hcl:"step_fails,optional"`
+		// Reports names build.* values the builder reports beyond every
+		// build's (builder.DataNamer).
+		Reports []string `hcl:"reports,optional"`
 	}
 }
+
+func (b *fakeBuilder) BuildDataNames() []string { return b.cfg.Reports }
 
 func (b *fakeBuilder) Run(ctx context.Context, env *builder.Env, hook builder.Hook) (artifact.Artifact, error) {
 	w := b.w

@@ -36,6 +36,9 @@ type Build struct {
 	Source *template.BuildSource
 
 	builder builder.Builder
+	// dataNames are the build.* names the build has: engineData and those
+	// its builder reports (builder.DataNamer).
+	dataNames []string
 	// builderFactory decodes the source again for running (runner.decodeBuilder).
 	builderFactory builder.Factory
 	provisioners   []*plannedProvisioner
@@ -126,14 +129,20 @@ func (p *planner) add(diags hcl.Diagnostics) {
 }
 
 func (p *planner) plan(b *template.Build, s *template.BuildSource) *Build {
-	out := &Build{Name: s.FullName(b), Block: b, Source: s}
-	ectx := familyEvalContext(planContext(p.tpl, b, s, s.Ref.Type), b.Family)
+	out := &Build{Name: s.FullName(b), Block: b, Source: s, dataNames: engineData}
+	ectx := familyEvalContext(planContext(p.tpl, b, s, engineData), b.Family)
 	if f, ok := p.reg.Builders.Lookup(s.Ref.Type); !ok {
 		p.add(unknownType(p.reg.Builders.UnknownError(s.Ref.Type), p.typeRange(s)))
 	} else {
 		bld, diags := f(s.Body, ectx)
 		p.add(diags)
 		out.builder, out.builderFactory = bld, f
+		if dn, ok := bld.(builder.DataNamer); ok {
+			// The provisioners and post-processors may use what this
+			// builder reports too.
+			out.dataNames = append(slices.Clip(engineData), dn.BuildDataNames()...)
+			ectx = familyEvalContext(planContext(p.tpl, b, s, out.dataNames), b.Family)
+		}
 	}
 	p.planFamily(out, ectx)
 	for _, pb := range b.Provisioners {
@@ -184,7 +193,7 @@ func (p *planner) unusedSources(used map[template.SourceRef]bool) {
 			p.add(unknownType(p.reg.Builders.UnknownError(src.Type), src.TypeRange))
 			continue
 		}
-		_, diags := f(src.Body, planContext(p.tpl, nil, nil, src.Type))
+		_, diags := f(src.Body, planContext(p.tpl, nil, nil, engineData))
 		p.add(diags)
 	}
 }
@@ -207,35 +216,20 @@ func (p *planner) provisioner(s *template.BuildSource, pb *template.Provisioner,
 
 // engineData are the build.* names every build has, as Packer documents
 // them: name is the build block's name, PackerRunUUID the run's ID, and the
-// rest are what the builder and its communicator report ("" until then).
+// rest are what the builder and its communicator report ("" until then). A
+// builder that reports more names them with builder.DataNamer.
 var engineData = []string{
 	"name", "ID", "Host", "Port", "User", "Password", "ConnType", "SSHPublicKey", "SSHPrivateKey",
 	"PackerRunUUID", "PackerHTTPIP", "PackerHTTPPort", "PackerHTTPAddr",
 }
 
-// builderData are the build.* names a builder type reports on top of
-// engineData: Packer's for amazon-ebs, and qemu's machine name and
-// accelerator.
-var builderData = map[string][]string{
-	"amazon-ebs": {
-		"BuildRegion", "SourceAMI", "SourceAMIName", "SourceAMIOwner", "SourceAMIOwnerName",
-		"SourceAMICreationDate", "InstanceID",
-	},
-	"qemu": {"VMName", "Accelerator"},
-}
-
-// dataNames returns the build.* names of a build whose source has type typ.
-func dataNames(typ string) []string {
-	return append(slices.Clip(engineData), builderData[typ]...)
-}
-
-// planContext is tpl.EvalContext with build.* unknown strings of the names
-// a build of the source type typ has, so that a reference to any other name
-// is an error ("did you mean") before anything runs.
-func planContext(tpl *template.Template, b *template.Build, s *template.BuildSource, typ string) *hcl.EvalContext {
+// planContext is tpl.EvalContext with build.* unknown strings of names,
+// the names a build has, so that a reference to any other name is an error
+// ("did you mean") before anything runs.
+func planContext(tpl *template.Template, b *template.Build, s *template.BuildSource, names []string) *hcl.EvalContext {
 	ectx := tpl.EvalContext(b, s, nil)
 	attrs := map[string]cty.Type{}
-	for _, n := range dataNames(typ) {
+	for _, n := range names {
 		attrs[n] = cty.String
 	}
 	ectx.Variables["build"] = cty.UnknownVal(cty.Object(attrs))

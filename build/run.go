@@ -180,7 +180,7 @@ type runner struct {
 
 // setData sets build.* from what the builder reported.
 func (r *runner) setData(reported map[string]string) {
-	r.data = buildData(r.b.Block.Name, r.info, reported)
+	r.data = buildData(r.b.dataNames, r.b.Block.Name, r.info, reported)
 	ectx := r.tpl.EvalContext(r.b.Block, r.b.Source, r.data)
 	if f := r.b.Block.Family; f != nil {
 		ectx = family.EvalContext(ectx, f.Name, r.version)
@@ -269,13 +269,13 @@ func (r *runner) artifactCreated(a artifact.Artifact) {
 	r.sink.Emit(&event.ArtifactCreated{BuilderType: a.BuilderType(), ID: a.ID(), Files: a.Files(), Description: a.String()})
 }
 
-// buildData returns the build.* values: the names dataNames gives, empty
+// buildData returns the build.* values: names (the build's dataNames), empty
 // unless the builder reported them, so that a template that validated (with
 // build.* unknown) does not fail on a name this builder does not set; name
 // is the build block's name, PackerRunUUID the run's ID.
-func buildData(name string, info builder.Info, reported map[string]string) map[string]string {
+func buildData(names []string, name string, info builder.Info, reported map[string]string) map[string]string {
 	data := map[string]string{}
-	for _, k := range dataNames(info.Type) {
+	for _, k := range names {
 		data[k] = ""
 	}
 	data["name"] = name

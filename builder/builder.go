@@ -31,6 +31,17 @@ type Hook interface {
 	Provision(ctx context.Context, comm communicator.Communicator, data map[string]string) error
 }
 
+// DataNamer is the optional ability of a Builder to report build.* values
+// beyond those every build has (ID, Host, Port, User, Password, ConnType,
+// SSHPublicKey, SSHPrivateKey, PackerRunUUID, PackerHTTPIP, PackerHTTPPort,
+// PackerHTTPAddr, name). BuildDataNames lists the extra names the builder
+// passes to Hook.Provision, so that templates may use them as build.NAME;
+// a reference to a name that no one reports is an error when the template
+// is validated.
+type DataNamer interface {
+	BuildDataNames() []string
+}
+
 // HookFunc adapts a function to a Hook.
 type HookFunc func(ctx context.Context, comm communicator.Communicator, data map[string]string) error
 

@@ -72,6 +72,16 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics
 // Config returns the decoded configuration.
 func (b *Builder) Config() Config { return b.cfg }
 
+// BuildDataNames lists the build.* values amazon-ebs reports beyond those
+// every build has (builder.DataNamer): Packer's names for the region and the
+// source image, and the instance's ID.
+func (b *Builder) BuildDataNames() []string {
+	return []string{
+		"BuildRegion", "SourceAMI", "SourceAMIName", "SourceAMIOwner", "SourceAMIOwnerName",
+		"SourceAMICreationDate", "InstanceID",
+	}
+}
+
 // state is what the steps share. Each step fills the fields the next ones
 // read.
 type state struct {

@@ -68,6 +68,11 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics
 // Config returns the decoded configuration.
 func (b *Builder) Config() Config { return b.cfg }
 
+// BuildDataNames lists the build.* values qemu reports beyond those every
+// build has (builder.DataNamer): the machine's name and the accelerator it
+// runs with.
+func (b *Builder) BuildDataNames() []string { return []string{"VMName", "Accelerator"} }
+
 // state is what the steps share; each step fills what the next ones read.
 type state struct {
 	env     *builder.Env
