@@ -1,9 +1,11 @@
 // Package build is kiln's orchestration layer. Plan turns a loaded template
 // into builds, one per (build block × source), filtered by -only and -except,
 // with every component decoded and checked (build.* references included,
-// against the names a build of the source's type has): kiln validate stops
-// there. Run
-// runs the builds in parallel with a bound; each build's builder calls back
+// against the names every build has and those its builder reports through
+// builder.DataNamer): kiln validate stops there. Run runs the builds in
+// parallel with a bound; a build without a family block decodes its source
+// again for running, where a value still unknown is an error at its
+// attribute (hclconf.ForRun); each build's builder calls back
 // into the build's provisioners through a hook (with pause_before,
 // max_retries, timeout, only/except and the error-cleanup-provisioner), then
 // the post-processor chains run on its artifact. A build with a family
