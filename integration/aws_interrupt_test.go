@@ -33,6 +33,8 @@ const (
 	// awsHoldMax bounds how long the gate holds a call of the step before
 	// the interrupted one.
 	awsHoldMax = 100 * time.Millisecond
+	// awsOnDemand launches the build's instance on demand.
+	awsOnDemand = `instance_type = "t3.micro"`
 )
 
 // TestAWSInterrupt is the fault matrix of an amazon-ebs build: the kiln
@@ -70,29 +72,40 @@ func TestAWSInterrupt(t *testing.T) {
 
 // TestAWSKilledAwaitingCreate kills kiln with SIGKILL while it waits for
 // the answer of a create call that moto has already done, for each create
-// action kiln makes in the template (as a normal build through the proxy
-// shows them): the resource exists, and kiln's journal holds only the
-// intent to make it. `kiln clean` must then find it from that intent and
-// remove it with everything else the build left.
+// action kiln makes in the template, launching on demand and as spot (as a
+// whole build through the proxy shows them): the resource exists, and
+// kiln's journal holds only the intent to make it. `kiln clean` must then
+// find it from that intent and remove it with everything else the build
+// left.
 func TestAWSKilledAwaitingCreate(t *testing.T) {
 	t.Parallel()
 	w := newAWSWorld(t)
-	w.fault(t, awsFault{}) // a whole build, to see which calls kiln makes
-	var creates []string
-	for _, a := range w.proxy.Actions() {
-		if createAction(a) {
-			creates = append(creates, a)
-		}
-	}
-	t.Logf("create actions of a build: %v (of %v)", creates, w.proxy.Actions())
-	if len(creates) < 4 {
-		t.Fatalf("a build made only the create calls %v: the proxy does not see them", creates)
-	}
-	for _, a := range creates {
-		f := awsFault{sig: syscall.SIGKILL, hold: a}
-		if !t.Run(f.name(), func(t *testing.T) { w.fault(t, f) }) {
-			w.terminateInstances(t)
-		}
+	for _, launch := range []struct{ name, source string }{
+		{"on-demand", awsOnDemand},
+		{"spot", `spot_price = "auto"
+  spot_instance_types = ["t3.micro", "t3a.micro"]`},
+	} {
+		t.Run(launch.name, func(t *testing.T) {
+			w.proxy.Actions()                           // forget the calls of the last builds
+			w.fault(t, awsFault{source: launch.source}) // to see which calls kiln makes
+			seen := w.proxy.Actions()
+			var creates []string
+			for _, a := range seen {
+				if createAction(a) {
+					creates = append(creates, a)
+				}
+			}
+			t.Logf("create actions of a build: %v (of %v)", creates, seen)
+			if len(creates) < 4 {
+				t.Fatalf("a build made only the create calls %v: the proxy does not see them", creates)
+			}
+			for _, a := range creates {
+				f := awsFault{sig: syscall.SIGKILL, hold: a, source: launch.source}
+				if !t.Run(f.name(), func(t *testing.T) { w.fault(t, f) }) {
+					w.terminateInstances(t)
+				}
+			}
+		})
 	}
 }
 
@@ -113,11 +126,13 @@ func createAction(a string) bool {
 // awsFault is how one case of the matrix ends kiln's build: with signal
 // sig to its process group when step at starts, or, with hold set, once
 // moto has done the first call of that action and while its answer is
-// held. The zero awsFault lets the build finish.
+// held. Without sig the build runs to its end. source, when set, says how
+// the template's instance is launched (awsTemplate's launch).
 type awsFault struct {
-	sig  syscall.Signal
-	at   string
-	hold string
+	sig    syscall.Signal
+	at     string
+	hold   string
+	source string
 }
 
 func (f awsFault) name() string {
@@ -278,7 +293,7 @@ func (w *awsWorld) fault(t *testing.T, f awsFault) {
 	}
 
 	dir := t.TempDir()
-	writeFile(t, dir, "aws.pkr.hcl", awsTemplate(t, w.proxy.URL, w.port, f.name()))
+	writeFile(t, dir, "aws.pkr.hcl", awsTemplate(t, w.proxy.URL, w.port, strings.ReplaceAll(t.Name(), "/", "-"), f.source))
 	home := t.TempDir() // the journal lives under its cache
 	env := append(kilnEnv(),
 		"AWS_ACCESS_KEY_ID="+testmoto.AccessKey,
@@ -487,9 +502,13 @@ func checkInterruptEvents(t *testing.T, evs []map[string]any, at string, i int) 
 // awsTemplate is an amazon-ebs build against endpoint of an image named
 // after name: source image, VPC and subnet found by filters, a copy region,
 // sharing, tags and a shell provisioner over SSH to the test's sshd on
-// 127.0.0.1:port.
-func awsTemplate(t *testing.T, endpoint string, port int, name string) string {
+// 127.0.0.1:port. launch holds the attributes that say how the instance is
+// launched; "" launches a t3.micro on demand.
+func awsTemplate(t *testing.T, endpoint string, port int, name, launch string) string {
 	t.Helper()
+	if launch == "" {
+		launch = awsOnDemand
+	}
 	u, err := user.Current()
 	if err != nil {
 		t.Fatal(err)
@@ -513,7 +532,7 @@ source "amazon-ebs" "main" {
     filters   = { default-for-az = "true" }
     most_free = true
   }
-  instance_type  = "t3.micro"
+  %s
   ami_name       = "kiln-interrupt-%s"
   ami_regions    = [%q]
   ami_users      = ["210987654321"]
@@ -533,7 +552,7 @@ build {
     inline = ["echo provisioned"]
   }
 }
-`, awsBuildRegion, endpoint, name, awsCopyRegion, port, u.Username)
+`, awsBuildRegion, endpoint, launch, name, awsCopyRegion, port, u.Username)
 }
 
 // startedSteps returns the steps whose step.started event came, in order.

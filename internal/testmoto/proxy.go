@@ -30,7 +30,7 @@ type Proxy struct {
 	mu       sync.Mutex
 	idle     *sync.Cond // signalled when busy drops to zero
 	busy     int        // calls received and not yet done by moto
-	actions  []string   // every action seen, first sighting first
+	actions  []string   // the actions seen since Actions, first sighting first
 	hold     string     // the action whose answers are held
 	held     chan struct{}
 	heldOnce *sync.Once
@@ -115,12 +115,14 @@ func (p *Proxy) serve(w http.ResponseWriter, req *http.Request) {
 	w.Write(rec.Body.Bytes())
 }
 
-// Actions returns the API actions the proxy has seen, each once, in the
-// order it first saw them.
+// Actions returns the API actions the proxy has seen since the last call
+// of Actions, each once, in the order it first saw them.
 func (p *Proxy) Actions() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return slices.Clone(p.actions)
+	seen := p.actions
+	p.actions = nil
+	return seen
 }
 
 // Hold makes the proxy hold the answers of every call of action from now
