@@ -295,6 +295,10 @@ func (w *awsWorld) fault(t *testing.T, f awsFault) {
 	dir := t.TempDir()
 	writeFile(t, dir, "aws.pkr.hcl", awsTemplate(t, w.proxy.URL, w.port, strings.ReplaceAll(t.Name(), "/", "-"), f.source))
 	home := t.TempDir() // the journal lives under its cache
+	journals := func() []string {
+		js, _ := filepath.Glob(filepath.Join(home, ".cache", "kiln", "journal", "*"))
+		return js
+	}
 	env := append(kilnEnv(),
 		"AWS_ACCESS_KEY_ID="+testmoto.AccessKey,
 		"AWS_SECRET_ACCESS_KEY="+testmoto.SecretKey,
@@ -427,6 +431,9 @@ func (w *awsWorld) fault(t *testing.T, f awsFault) {
 		checkInterruptEvents(t, evs, f.at, i)
 	}
 
+	if js := journals(); f.sig != syscall.SIGKILL && len(js) > 0 {
+		t.Errorf("journal left after %v at step %q: %v", f.sig, f.at, js)
+	}
 	// What kiln sent before it died lands at moto before kiln clean looks.
 	w.proxy.Release()
 	w.proxy.Idle()
@@ -448,9 +455,8 @@ func (w *awsWorld) fault(t *testing.T, f awsFault) {
 	for _, l := range left {
 		t.Errorf("left after %s and kiln clean: %s", f.name(), l)
 	}
-	journals, _ := filepath.Glob(filepath.Join(home, ".cache", "kiln", "journal", "*"))
-	if len(journals) > 0 {
-		t.Errorf("journal left: %v", journals)
+	if js := journals(); len(js) > 0 {
+		t.Errorf("journal left after kiln clean: %v", js)
 	}
 	if t.Failed() {
 		t.Logf("events:\n%s\nkiln clean:\n%s", summary, clean)
