@@ -2,7 +2,6 @@ package amazonebs
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 	"github.com/kilnhq/kiln/event"
 	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/awsutil"
+	"github.com/kilnhq/kiln/internal/testmoto"
 )
 
 // The test binary doubles as a kiln process to be killed: with
@@ -159,8 +159,9 @@ func TestIntegrationKilledThenClean(t *testing.T) {
 // with its snapshot, with everything else the build left.
 func TestIntegrationKilledDuringCopyImage(t *testing.T) {
 	r := newRig(t)
-	endpoint, copied := holdAnswer(t, r.moto.Endpoint, "CopyImage")
-	src := strings.Replace(r.hcl(""), fmt.Sprintf("custom_endpoint_ec2 = %q", r.moto.Endpoint), fmt.Sprintf("custom_endpoint_ec2 = %q", endpoint), 1)
+	proxy := testmoto.NewProxy(t, r.moto.Endpoint, nil)
+	copied := proxy.Hold("CopyImage")
+	src := strings.Replace(r.hcl(""), fmt.Sprintf("custom_endpoint_ec2 = %q", r.moto.Endpoint), fmt.Sprintf("custom_endpoint_ec2 = %q", proxy.URL), 1)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "KILN_TEST_CHILD_HCL="+src, "KILN_TEST_CHILD_JOURNAL="+r.journal, "KILN_TEST_CHILD_FREEZE=never")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -188,38 +189,6 @@ func TestIntegrationKilledDuringCopyImage(t *testing.T) {
 	}
 	t.Logf("clean removed %v", rep.Removed)
 	r.assertClean()
-}
-
-// holdAnswer puts a proxy in front of target that passes every call on but
-// never answers the calls of operation op (EC2 has done them): copied is
-// closed once the first has been done.
-func holdAnswer(t *testing.T, target, op string) (endpoint string, done <-chan struct{}) {
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := httputil.NewSingleHostReverseProxy(u)
-	doneCh, release := make(chan struct{}), make(chan struct{})
-	var once sync.Once
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		req.Body = io.NopCloser(bytes.NewReader(body))
-		form, _ := url.ParseQuery(string(body))
-		if form.Get("Action") != op {
-			proxy.ServeHTTP(w, req)
-			return
-		}
-		proxy.ServeHTTP(httptest.NewRecorder(), req.WithContext(context.WithoutCancel(req.Context())))
-		once.Do(func() { close(doneCh) })
-		<-release
-	}))
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(release) })
-	return srv.URL, doneCh
 }
 
 func readLineWithin(r io.Reader, d time.Duration) (string, error) {

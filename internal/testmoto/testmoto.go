@@ -1,7 +1,9 @@
 // Package testmoto starts moto_server, the EC2 emulator, for kiln's tests: on
 // a free 127.0.0.1 port, owned by the test that started it, with an aws.Config
-// that points at it with dummy credentials. When moto_server is missing the
-// test is skipped, or fails under KILN_REQUIRE_INTEGRATION=1.
+// that points at it with dummy credentials, and a Proxy to put between a
+// client and it (to hold answers, or to see which calls a client makes).
+// When moto_server is missing the test is skipped, or fails under
+// KILN_REQUIRE_INTEGRATION=1.
 package testmoto
 
 import (
