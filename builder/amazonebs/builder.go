@@ -62,6 +62,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	b.cfg.merge()
 	diags = append(diags, b.cfg.validate(body, family.EngineNamed(ectx))...)
 	if diags.HasErrors() {
 		return nil, diags
