@@ -313,6 +313,16 @@ func (s *state) regions() []string {
 	return out
 }
 
+// kept returns the regions whose image is the build's result: regions()
+// without the build region with skip_save_build_region, whose image is
+// only the source of the copies.
+func (s *state) kept() []string {
+	if !s.cfg.SkipSaveBuildRegion {
+		return s.regions()
+	}
+	return s.regions()[1:]
+}
+
 // emit sends an informational message.
 func (s *state) say(format string, args ...any) {
 	s.events.Emit(&event.Message{Level: event.Info, Text: fmt.Sprintf(format, args...)})
