@@ -340,7 +340,7 @@ func (c *Config) validateRun(body hcl.Body) hcl.Diagnostics {
 		if c.Tenancy != "" && p.Tenancy != c.Tenancy {
 			bad("tenancy", "Conflicting options", "Set tenancy or placement.tenancy, not both.")
 		}
-		if !oneOf(p.Tenancy, append([]string{""}, tenancies...)...) {
+		if c.Tenancy == "" && !oneOf(p.Tenancy, append([]string{""}, tenancies...)...) {
 			bad("placement", "Invalid tenancy", fmt.Sprintf("placement.tenancy must be one of %s, not %q.", strings.Join(tenancies, ", "), p.Tenancy))
 		}
 		if p.HostResourceGroupARN != "" && p.HostID != "" {
