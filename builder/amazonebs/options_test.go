@@ -2,11 +2,13 @@ package amazonebs
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -335,13 +337,110 @@ func TestOptionsReachRequests(t *testing.T) {
 			}
 		}},
 		{name: "unknown region", hcl: `ami_regions = ["xx-nowhere-9"]`, fails: "not a region EC2 knows"},
+		// Options kiln had before.
+		{name: "shutdown_behavior", hcl: `shutdown_behavior = "terminate"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			if b := one[ec2.RunInstancesInput](t, r).InstanceInitiatedShutdownBehavior; b != types.ShutdownBehaviorTerminate {
+				t.Errorf("RunInstances shutdown behavior = %q", b)
+			}
+		}},
+		{name: "metadata_options", hcl: "metadata_options {\n http_tokens = \"optional\"\n http_put_response_hop_limit = 3\n instance_metadata_tags = \"enabled\"\n}", check: func(t *testing.T, r *sent, _ *Artifact) {
+			m := one[ec2.RunInstancesInput](t, r).MetadataOptions
+			if m.HttpTokens != types.HttpTokensStateOptional || aws.ToInt32(m.HttpPutResponseHopLimit) != 3 || m.InstanceMetadataTags != types.InstanceMetadataTagsStateEnabled {
+				t.Errorf("RunInstances metadata options = %+v", m)
+			}
+		}},
+		{name: "associate_public_ip_address", hcl: "associate_public_ip_address = true", check: func(t *testing.T, r *sent, _ *Artifact) {
+			n := one[ec2.RunInstancesInput](t, r).NetworkInterfaces
+			if len(n) != 1 || !aws.ToBool(n[0].AssociatePublicIpAddress) {
+				t.Errorf("RunInstances network interfaces = %+v", n)
+			}
+		}},
+		{name: "launch_block_device_mappings", hcl: "launch_block_device_mappings {\n device_name = \"/dev/sdf\"\n volume_type = \"gp3\"\n volume_size = 9\n iops = 3000\n throughput = 125\n}", check: func(t *testing.T, r *sent, _ *Artifact) {
+			bdm := one[ec2.RunInstancesInput](t, r).BlockDeviceMappings
+			if len(bdm) != 1 || bdm[0].Ebs == nil || aws.ToInt32(bdm[0].Ebs.VolumeSize) != 9 || bdm[0].Ebs.VolumeType != types.VolumeTypeGp3 || aws.ToInt32(bdm[0].Ebs.Iops) != 3000 || aws.ToInt32(bdm[0].Ebs.Throughput) != 125 {
+				t.Errorf("RunInstances block devices = %+v", bdm)
+			}
+		}},
+		{name: "ami_block_device_mappings", hcl: "ami_block_device_mappings {\n device_name = \"/dev/sdg\"\n virtual_name = \"ephemeral0\"\n}", check: func(t *testing.T, r *sent, _ *Artifact) {
+			bdm := one[ec2.CreateImageInput](t, r).BlockDeviceMappings
+			if len(bdm) != 1 || aws.ToString(bdm[0].VirtualName) != "ephemeral0" {
+				t.Errorf("CreateImage block devices = %+v", bdm)
+			}
+		}},
+		{name: "user_data", hcl: `user_data = "#!/bin/sh\necho kiln-user-part\n"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			ud, err := base64.StdEncoding.DecodeString(aws.ToString(one[ec2.RunInstancesInput](t, r).UserData))
+			if err != nil || !strings.Contains(string(ud), "kiln-user-part") {
+				t.Errorf("RunInstances user data lacks the user part (%v)", err)
+			}
+		}},
+		{name: "temporary_key_pair_name", hcl: `temporary_key_pair_name = "kiln-opt-key"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			if n := aws.ToString(one[ec2.ImportKeyPairInput](t, r).KeyName); n != "kiln-opt-key" {
+				t.Errorf("ImportKeyPair name = %q", n)
+			}
+		}},
+		{name: "ami_description", hcl: `ami_description = "from {{ .SourceAMI }}"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			if d := aws.ToString(one[ec2.CreateImageInput](t, r).Description); d != "from "+source {
+				t.Errorf("CreateImage description = %q", d)
+			}
+		}},
+		{name: "ami_users and ami_groups", hcl: "ami_users = [\"" + shareWith + "\"]\nami_groups = [\"all\"]", check: func(t *testing.T, r *sent, _ *Artifact) {
+			if !slices.ContainsFunc(inputs[ec2.ModifyImageAttributeInput](r), func(in *ec2.ModifyImageAttributeInput) bool {
+				return in.LaunchPermission != nil && len(in.LaunchPermission.Add) == 2 &&
+					aws.ToString(in.LaunchPermission.Add[0].UserId) == shareWith && in.LaunchPermission.Add[1].Group == types.PermissionGroupAll
+			}) {
+				t.Error("no ModifyImageAttribute adding the user and the group")
+			}
+		}},
+		{name: "snapshot_users", hcl: "snapshot_users = [\"" + shareWith + "\"]", check: func(t *testing.T, r *sent, _ *Artifact) {
+			in := inputs[ec2.ModifySnapshotAttributeInput](r)
+			if len(in) == 0 || in[0].CreateVolumePermission == nil || aws.ToString(in[0].CreateVolumePermission.Add[0].UserId) != shareWith {
+				t.Errorf("ModifySnapshotAttribute = %+v", in)
+			}
+		}},
+		{name: "imds_support", hcl: `imds_support = "v2.0"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			if !slices.ContainsFunc(inputs[ec2.ModifyImageAttributeInput](r), func(in *ec2.ModifyImageAttributeInput) bool {
+				return in.ImdsSupport != nil && aws.ToString(in.ImdsSupport.Value) == "v2.0"
+			}) {
+				t.Error("no ModifyImageAttribute with ImdsSupport v2.0")
+			}
+		}},
+		{name: "deprecate_at", hcl: `deprecate_at = "2030-01-02T15:04:00Z"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			if at := one[ec2.EnableImageDeprecationInput](t, r).DeprecateAt; at == nil || at.UTC().Format(time.RFC3339) != "2030-01-02T15:04:00Z" {
+				t.Errorf("EnableImageDeprecation at %v", at)
+			}
+		}},
+		{name: "encrypt_boot and kms_key_id", hcl: "encrypt_boot = true\nkms_key_id = \"alias/kiln\"\nlaunch_block_device_mappings {\n device_name = \"/dev/sda1\"\n volume_size = 8\n}", check: func(t *testing.T, r *sent, _ *Artifact) {
+			if !slices.ContainsFunc(one[ec2.RunInstancesInput](t, r).BlockDeviceMappings, func(m types.BlockDeviceMapping) bool {
+				return m.Ebs != nil && aws.ToBool(m.Ebs.Encrypted) && aws.ToString(m.Ebs.KmsKeyId) == "alias/kiln"
+			}) {
+				t.Error("RunInstances does not encrypt the root volume with the key")
+			}
+		}},
+		{name: "region_kms_key_ids", hcl: "ami_regions = [\"" + copyRegion + "\"]\nregion_kms_key_ids = { \"" + copyRegion + "\" = \"alias/away\" }", check: func(t *testing.T, r *sent, _ *Artifact) {
+			in := one[ec2.CopyImageInput](t, r)
+			if !aws.ToBool(in.Encrypted) || aws.ToString(in.KmsKeyId) != "alias/away" {
+				t.Errorf("CopyImage = %+v", in)
+			}
+		}},
+		{name: "spot_instance_types", hcl: spot + `spot_instance_types = ["t3.micro", "t3a.micro"]`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			o := one[ec2.CreateFleetInput](t, r).LaunchTemplateConfigs[0].Overrides
+			if len(o) != 2 || o[1].InstanceType != "t3a.micro" {
+				t.Errorf("CreateFleet overrides = %+v", o)
+			}
+		}},
+		{name: "availability_zone", hcl: `availability_zone = "us-east-1b"`, check: func(t *testing.T, r *sent, _ *Artifact) {
+			if p := one[ec2.RunInstancesInput](t, r).Placement; p == nil || aws.ToString(p.AvailabilityZone) != "us-east-1b" {
+				t.Errorf("RunInstances placement = %+v", p)
+			}
+		}},
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			moto.Reset(t)
 			rec := &sent{calls: map[string][]any{}, stub: map[string]any{
-				// moto 5.2.1 lacks it.
+				// moto 5.2.1 lacks them.
 				"EnableImageDeregistrationProtection": &ec2.EnableImageDeregistrationProtectionOutput{},
+				"EnableImageDeprecation":              &ec2.EnableImageDeprecationOutput{},
 			}}
 			r := &rig{t: t, moto: moto, journal: t.TempDir(), apiOptions: []func(*middleware.Stack) error{rec.middleware}}
 			typ := tc.instanceType
