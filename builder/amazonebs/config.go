@@ -356,16 +356,16 @@ func (c *Config) validateRun(body hcl.Body) hcl.Diagnostics {
 	if n := countSet(c.CapacityReservationPreference, c.CapacityReservationID, c.CapacityReservationGroupARN); n > 1 {
 		bad("capacity_reservation_preference", "Conflicting options", "capacity_reservation_preference, capacity_reservation_id and capacity_reservation_group_arn are mutually exclusive: set one.")
 	}
-	types := c.SpotInstanceTypes
+	instanceTypes := c.SpotInstanceTypes
 	if c.InstanceType != "" {
-		types = append([]string{c.InstanceType}, types...)
+		instanceTypes = append([]string{c.InstanceType}, instanceTypes...)
 	}
 	if c.EnableT2Unlimited {
 		warn("enable_t2_unlimited", "Deprecated option", "enable_t2_unlimited is deprecated: use enable_unlimited_credits.")
-		if c.EnableUnlimitedCredits && attrSet(body, "enable_unlimited_credits") && body != nil {
+		if body != nil && awsutil.AttrRange(body, "enable_unlimited_credits") != nil {
 			bad("enable_t2_unlimited", "Conflicting options", "Set enable_t2_unlimited or enable_unlimited_credits, not both.")
 		}
-		for _, t := range types {
+		for _, t := range instanceTypes {
 			if !strings.HasPrefix(t, "t2.") {
 				bad("enable_t2_unlimited", "T2 Unlimited without a T2 type", fmt.Sprintf("enable_t2_unlimited needs a t2 instance type, not %q.", t))
 			}
@@ -375,7 +375,7 @@ func (c *Config) validateRun(body hcl.Body) hcl.Diagnostics {
 		}
 	}
 	if c.EnableUnlimitedCredits {
-		for _, t := range types {
+		for _, t := range instanceTypes {
 			if !strings.HasPrefix(t, "t") || !strings.Contains(t, ".") {
 				bad("enable_unlimited_credits", "Unlimited credits without a burstable type", fmt.Sprintf("enable_unlimited_credits needs a burstable (T class) instance type, not %q.", t))
 			}
