@@ -115,16 +115,17 @@ type Config struct {
 
 // KeyValue is one tag, run_tag, run_volume_tag, snapshot_tag, spot_tag or
 // fleet_tag block: the block form of the matching map, merged into it.
+// As in Packer, value may be left out (an empty tag value).
 type KeyValue struct {
 	Key   string `hcl:"key"`
-	Value string `hcl:"value"`
+	Value string `hcl:"value,optional"`
 }
 
 // NameValue is one filter block of a subnet_filter, vpc_filter or
 // security_group_filter: the block form of an entry of its filters map.
 type NameValue struct {
 	Name  string `hcl:"name"`
-	Value string `hcl:"value"`
+	Value string `hcl:"value,optional"`
 }
 
 // Placement is the placement block. tenancy is "default", "dedicated" or

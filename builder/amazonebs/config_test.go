@@ -79,7 +79,7 @@ func TestNewInvalid(t *testing.T) {
 		"bad virt type":                {base + `ami_virtualization_type = "pv"`, `"paravirtual" or "hvm"`},
 		"bad copy duration":            {base + "ami_regions = [\"eu-west-1\"]\nsnapshot_copy_duration_minutes = 20", "multiple of 15"},
 		"skip build region, no copies": {base + "skip_save_build_region = true", "ami_regions names no other region"},
-		"tag without value":            {base + "tag {\n key = \"a\"\n}", "value"},
+		"tag without key":              {base + "tag {\n value = \"a\"\n}", "key"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
