@@ -17,7 +17,8 @@ type Artifact struct {
 	Images map[string]string
 	// Snapshots maps each region to the AMI's snapshot IDs there.
 	Snapshots map[string][]string
-	// Tags are the tags applied to the AMI in the build region.
+	// Tags are the tags applied to the AMI in the build region (with
+	// skip_save_build_region, in the first region of ami_regions).
 	Tags map[string]string
 	// BuildRegion is where the image was made; the others are copies.
 	BuildRegion string
@@ -29,11 +30,15 @@ type Artifact struct {
 }
 
 func (s *state) artifact() *Artifact {
-	tags, _ := s.renderTags(s.cfg.Tags, s.region) // rendered once already in stepTag
-	maps.Copy(tags, s.lineage)
+	kept := s.kept()
+	tags, _ := s.imageTags(kept[0]) // rendered once already in stepTag
+	images, snapshots := map[string]string{}, map[string][]string{}
+	for _, r := range kept {
+		images[r], snapshots[r] = s.images[r], s.snapshots[r]
+	}
 	return &Artifact{
-		Images:        maps.Clone(s.images),
-		Snapshots:     maps.Clone(s.snapshots),
+		Images:        images,
+		Snapshots:     snapshots,
 		Tags:          tags,
 		BuildRegion:   s.region,
 		SourceAMI:     aws.ToString(s.source.ImageId),

@@ -62,6 +62,7 @@ func New(body hcl.Body, ectx *hcl.EvalContext) (builder.Builder, hcl.Diagnostics
 	if diags.HasErrors() {
 		return nil, diags
 	}
+	b.cfg.merge()
 	diags = append(diags, b.cfg.validate(body, family.EngineNamed(ectx))...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -320,6 +321,16 @@ func (s *state) regions() []string {
 		}
 	}
 	return out
+}
+
+// kept returns the regions whose image is the build's result: regions()
+// without the build region with skip_save_build_region, whose image is
+// only the source of the copies.
+func (s *state) kept() []string {
+	if !s.cfg.SkipSaveBuildRegion {
+		return s.regions()
+	}
+	return s.regions()[1:]
 }
 
 // emit sends an informational message.

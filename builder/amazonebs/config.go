@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/kilnhq/kiln/communicator/ssh"
@@ -25,34 +26,58 @@ type Config struct {
 	SourceAMIFilter *AMIFilter `hcl:"source_ami_filter,block"`
 
 	// The temporary instance.
-	InstanceType          string            `hcl:"instance_type,optional"`
-	SpotPrice             string            `hcl:"spot_price,optional"`
-	SpotInstanceTypes     []string          `hcl:"spot_instance_types,optional"`
-	AvailabilityZone      string            `hcl:"availability_zone,optional"`
-	SubnetID              string            `hcl:"subnet_id,optional"`
-	SubnetFilter          *SubnetFilter     `hcl:"subnet_filter,block"`
-	VpcID                 string            `hcl:"vpc_id,optional"`
-	VpcFilter             *Filter           `hcl:"vpc_filter,block"`
-	SecurityGroupID       string            `hcl:"security_group_id,optional"`
-	SecurityGroupIDs      []string          `hcl:"security_group_ids,optional"`
-	SecurityGroupFilter   *Filter           `hcl:"security_group_filter,block"`
-	TempSGSourceCIDRs     []string          `hcl:"temporary_security_group_source_cidrs,optional"`
-	TempSGSourcePublicIP  bool              `hcl:"temporary_security_group_source_public_ip,optional"`
-	AssociatePublicIP     *bool             `hcl:"associate_public_ip_address,optional"`
-	SSHInterface          string            `hcl:"ssh_interface,optional"`
-	IAMInstanceProfile    string            `hcl:"iam_instance_profile,optional"`
-	UserData              string            `hcl:"user_data,optional"`
-	UserDataFile          string            `hcl:"user_data_file,optional"`
-	Metadata              *MetadataOptions  `hcl:"metadata_options,block"`
-	ShutdownBehavior      string            `hcl:"shutdown_behavior,optional"`
-	LaunchBlockDevices    []BlockDevice     `hcl:"launch_block_device_mappings,block"`
-	RunTags               map[string]string `hcl:"run_tags,optional"`
-	RunVolumeTags         map[string]string `hcl:"run_volume_tags,optional"`
-	TempKeyPairType       string            `hcl:"temporary_key_pair_type,optional"`
-	TempKeyPairName       string            `hcl:"temporary_key_pair_name,optional"`
-	KeyPairName           string            `hcl:"ssh_keypair_name,optional"`
-	DisableStopInstance   bool              `hcl:"disable_stop_instance,optional"`
-	TemporaryResourcesTTL time.Duration     `hcl:"temporary_resources_ttl,optional"`
+	InstanceType           string                 `hcl:"instance_type,optional"`
+	SpotPrice              string                 `hcl:"spot_price,optional"`
+	SpotInstanceTypes      []string               `hcl:"spot_instance_types,optional"`
+	AvailabilityZone       string                 `hcl:"availability_zone,optional"`
+	SubnetID               string                 `hcl:"subnet_id,optional"`
+	SubnetFilter           *SubnetFilter          `hcl:"subnet_filter,block"`
+	VpcID                  string                 `hcl:"vpc_id,optional"`
+	VpcFilter              *Filter                `hcl:"vpc_filter,block"`
+	SecurityGroupID        string                 `hcl:"security_group_id,optional"`
+	SecurityGroupIDs       []string               `hcl:"security_group_ids,optional"`
+	SecurityGroupFilter    *Filter                `hcl:"security_group_filter,block"`
+	TempSGSourceCIDRs      []string               `hcl:"temporary_security_group_source_cidrs,optional"`
+	TempSGSourcePublicIP   bool                   `hcl:"temporary_security_group_source_public_ip,optional"`
+	AssociatePublicIP      *bool                  `hcl:"associate_public_ip_address,optional"`
+	SSHInterface           string                 `hcl:"ssh_interface,optional"`
+	IAMInstanceProfile     string                 `hcl:"iam_instance_profile,optional"`
+	UserData               string                 `hcl:"user_data,optional"`
+	UserDataFile           string                 `hcl:"user_data_file,optional"`
+	Metadata               *MetadataOptions       `hcl:"metadata_options,block"`
+	ShutdownBehavior       string                 `hcl:"shutdown_behavior,optional"`
+	LaunchBlockDevices     []BlockDevice          `hcl:"launch_block_device_mappings,block"`
+	RunTags                map[string]string      `hcl:"run_tags,optional"`
+	RunTag                 []KeyValue             `hcl:"run_tag,block"`
+	RunVolumeTags          map[string]string      `hcl:"run_volume_tags,optional"`
+	RunVolumeTag           []KeyValue             `hcl:"run_volume_tag,block"`
+	SkipAMIRunTags         bool                   `hcl:"skip_ami_run_tags,optional"`
+	TempKeyPairType        string                 `hcl:"temporary_key_pair_type,optional"`
+	TempKeyPairName        string                 `hcl:"temporary_key_pair_name,optional"`
+	KeyPairName            string                 `hcl:"ssh_keypair_name,optional"`
+	DisableStopInstance    bool                   `hcl:"disable_stop_instance,optional"`
+	TemporaryResourcesTTL  time.Duration          `hcl:"temporary_resources_ttl,optional"`
+	EBSOptimized           bool                   `hcl:"ebs_optimized,optional"`
+	Tenancy                string                 `hcl:"tenancy,optional"` // deprecated: placement.tenancy
+	Placement              *Placement             `hcl:"placement,block"`
+	NoEphemeral            bool                   `hcl:"no_ephemeral,optional"`
+	EnableNitroEnclave     bool                   `hcl:"enable_nitro_enclave,optional"`
+	EnableT2Unlimited      bool                   `hcl:"enable_t2_unlimited,optional"` // deprecated: enable_unlimited_credits
+	EnableUnlimitedCredits bool                   `hcl:"enable_unlimited_credits,optional"`
+	LicenseSpecifications  []LicenseSpecification `hcl:"license_specifications,block"`
+
+	CapacityReservationPreference string `hcl:"capacity_reservation_preference,optional"`
+	CapacityReservationID         string `hcl:"capacity_reservation_id,optional"`
+	CapacityReservationGroupARN   string `hcl:"capacity_reservation_group_arn,optional"`
+
+	// Spot.
+	SpotTags               map[string]string `hcl:"spot_tags,optional"`
+	SpotTag                []KeyValue        `hcl:"spot_tag,block"`
+	SpotAllocationStrategy string            `hcl:"spot_allocation_strategy,optional"`
+	SpotPriceAutoProduct   string            `hcl:"spot_price_auto_product,optional"` // deprecated, no effect (as in Packer)
+	BlockDurationMinutes   int               `hcl:"block_duration_minutes,optional"`  // spot blocks: AWS no longer offers them
+	FleetTags              map[string]string `hcl:"fleet_tags,optional"`
+	FleetTag               []KeyValue        `hcl:"fleet_tag,block"`
 
 	// The image.
 	AMIName             string            `hcl:"ami_name,optional"`
@@ -69,28 +94,80 @@ type Config struct {
 	KMSKeyID            string            `hcl:"kms_key_id,optional"`
 	RegionKMSKeyIDs     map[string]string `hcl:"region_kms_key_ids,optional"`
 	Tags                map[string]string `hcl:"tags,optional"`
+	Tag                 []KeyValue        `hcl:"tag,block"`
 	SnapshotTags        map[string]string `hcl:"snapshot_tags,optional"`
+	SnapshotTag         []KeyValue        `hcl:"snapshot_tag,block"`
 	IMDSSupport         string            `hcl:"imds_support,optional"`
 	DeprecateAt         string            `hcl:"deprecate_at,optional"`
 	ForceDeregister     bool              `hcl:"force_deregister,optional"`
 	ForceDeleteSnapshot bool              `hcl:"force_delete_snapshot,optional"`
 	SkipCreateAMI       bool              `hcl:"skip_create_ami,optional"`
+
+	AMIVirtType                 string                    `hcl:"ami_virtualization_type,optional"`
+	AMIProductCodes             []string                  `hcl:"ami_product_codes,optional"`
+	ENASupport                  *bool                     `hcl:"ena_support,optional"`
+	SriovSupport                bool                      `hcl:"sriov_support,optional"`
+	DeregistrationProtection    *DeregistrationProtection `hcl:"deregistration_protection,block"`
+	SnapshotCopyDurationMinutes int                       `hcl:"snapshot_copy_duration_minutes,optional"`
+	SkipSaveBuildRegion         bool                      `hcl:"skip_save_build_region,optional"`
+	SkipRegionValidation        bool                      `hcl:"skip_region_validation,optional"`
+}
+
+// KeyValue is one tag, run_tag, run_volume_tag, snapshot_tag, spot_tag or
+// fleet_tag block: the block form of the matching map, merged into it.
+// As in Packer, value may be left out (an empty tag value).
+type KeyValue struct {
+	Key   string `hcl:"key"`
+	Value string `hcl:"value,optional"`
+}
+
+// NameValue is one filter block of a subnet_filter, vpc_filter or
+// security_group_filter: the block form of an entry of its filters map.
+type NameValue struct {
+	Name  string `hcl:"name"`
+	Value string `hcl:"value,optional"`
+}
+
+// Placement is the placement block. tenancy is "default", "dedicated" or
+// "host".
+type Placement struct {
+	HostResourceGroupARN string `hcl:"host_resource_group_arn,optional"`
+	HostID               string `hcl:"host_id,optional"`
+	Tenancy              string `hcl:"tenancy,optional"`
+}
+
+// LicenseSpecification is one license_specifications block.
+type LicenseSpecification struct {
+	Request *LicenseConfigurationRequest `hcl:"license_configuration_request,block"`
+}
+
+// LicenseConfigurationRequest names a License Manager configuration.
+type LicenseConfigurationRequest struct {
+	ARN string `hcl:"license_configuration_arn,optional"`
+}
+
+// DeregistrationProtection is the deregistration_protection block.
+type DeregistrationProtection struct {
+	Enabled      bool `hcl:"enabled,optional"`
+	WithCooldown bool `hcl:"with_cooldown,optional"`
 }
 
 // AMIFilter is the source_ami_filter block, read and applied as the
 // amazon-ami data source reads and applies its body.
 type AMIFilter = awsimage.Filter
 
-// Filter is a vpc_filter or security_group_filter block.
+// Filter is a vpc_filter or security_group_filter block. Its filter
+// blocks are merged into Filters when the source is decoded.
 type Filter struct {
 	Filters map[string]string `hcl:"filters,optional"`
+	Filter  []NameValue       `hcl:"filter,block"`
 }
 
 // SubnetFilter is the subnet_filter block.
 type SubnetFilter struct {
-	Filters  map[string]string `hcl:"filters,optional"`
-	MostFree bool              `hcl:"most_free,optional"`
-	Random   bool              `hcl:"random,optional"`
+	Filter   `hcl:",squash"`
+	MostFree bool `hcl:"most_free,optional"`
+	Random   bool `hcl:"random,optional"`
 }
 
 // MetadataOptions is the metadata_options block. kiln requires IMDSv2
@@ -238,7 +315,191 @@ func (c *Config) validate(body hcl.Body, engineNamed bool) hcl.Diagnostics {
 			bad("launch_block_device_mappings", "Missing device_name", "Every block device mapping needs device_name.")
 		}
 	}
+	diags = append(diags, c.validateRun(body)...)
+	return append(diags, c.validateImage(body)...)
+}
+
+var tenancies = []string{"default", "dedicated", "host"}
+
+// validateRun checks the instance options added for Packer's run
+// configuration. It runs after merge.
+func (c *Config) validateRun(body hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	diag := func(sev hcl.DiagnosticSeverity, attr, summary, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: sev, Summary: summary, Detail: detail, Subject: awsutil.AttrRange(body, attr)})
+	}
+	bad := func(attr, summary, detail string) { diag(hcl.DiagError, attr, summary, detail) }
+	warn := func(attr, summary, detail string) { diag(hcl.DiagWarning, attr, summary, detail) }
+	spot := c.SpotPrice != ""
+	if c.Tenancy != "" {
+		warn("tenancy", "Deprecated option", "tenancy is deprecated: use placement { tenancy = ... } instead.")
+		if !oneOf(c.Tenancy, tenancies...) {
+			bad("tenancy", "Invalid tenancy", fmt.Sprintf("tenancy must be one of %s, not %q.", strings.Join(tenancies, ", "), c.Tenancy))
+		}
+	}
+	if p := c.Placement; p != nil {
+		if c.Tenancy != "" && p.Tenancy != c.Tenancy {
+			bad("tenancy", "Conflicting options", "Set tenancy or placement.tenancy, not both.")
+		}
+		if c.Tenancy == "" && !oneOf(p.Tenancy, append([]string{""}, tenancies...)...) {
+			bad("placement", "Invalid tenancy", fmt.Sprintf("placement.tenancy must be one of %s, not %q.", strings.Join(tenancies, ", "), p.Tenancy))
+		}
+		if p.HostResourceGroupARN != "" && p.HostID != "" {
+			bad("placement", "Conflicting options", "Set placement.host_resource_group_arn or placement.host_id, not both.")
+		}
+		if (p.HostResourceGroupARN != "" || p.HostID != "") && !oneOf(p.Tenancy, "", "host") {
+			bad("placement", "Invalid tenancy", `A Dedicated Host (host_id or host_resource_group_arn) needs placement.tenancy = "host".`)
+		}
+	}
+	if !oneOf(c.CapacityReservationPreference, "", "none", "open") {
+		bad("capacity_reservation_preference", "Invalid capacity_reservation_preference", fmt.Sprintf(`capacity_reservation_preference must be "none" or "open", not %q.`, c.CapacityReservationPreference))
+	}
+	if n := countSet(c.CapacityReservationPreference, c.CapacityReservationID, c.CapacityReservationGroupARN); n > 1 {
+		bad("capacity_reservation_preference", "Conflicting options", "capacity_reservation_preference, capacity_reservation_id and capacity_reservation_group_arn are mutually exclusive: set one.")
+	}
+	instanceTypes := c.SpotInstanceTypes
+	if c.InstanceType != "" {
+		instanceTypes = append([]string{c.InstanceType}, instanceTypes...)
+	}
+	if c.EnableT2Unlimited {
+		warn("enable_t2_unlimited", "Deprecated option", "enable_t2_unlimited is deprecated: use enable_unlimited_credits.")
+		if body != nil && awsutil.AttrRange(body, "enable_unlimited_credits") != nil {
+			bad("enable_t2_unlimited", "Conflicting options", "Set enable_t2_unlimited or enable_unlimited_credits, not both.")
+		}
+		for _, t := range instanceTypes {
+			if !strings.HasPrefix(t, "t2.") {
+				bad("enable_t2_unlimited", "T2 Unlimited without a T2 type", fmt.Sprintf("enable_t2_unlimited needs a t2 instance type, not %q.", t))
+			}
+		}
+		if spot {
+			bad("enable_t2_unlimited", "Conflicting options", "T2 Unlimited cannot be used with spot instances (spot_price).")
+		}
+	}
+	if c.EnableUnlimitedCredits {
+		for _, t := range instanceTypes {
+			if !strings.HasPrefix(t, "t") || !strings.Contains(t, ".") {
+				bad("enable_unlimited_credits", "Unlimited credits without a burstable type", fmt.Sprintf("enable_unlimited_credits needs a burstable (T class) instance type, not %q.", t))
+			}
+			if spot && strings.HasPrefix(t, "t2.") {
+				bad("enable_unlimited_credits", "Conflicting options", "Unlimited credits cannot be used with spot instances of a t2 type.")
+			}
+		}
+	}
+	if c.EnableNitroEnclave && spot {
+		bad("enable_nitro_enclave", "Conflicting options", "enable_nitro_enclave is not supported for spot instances (spot_price).")
+	}
+	for _, l := range c.LicenseSpecifications {
+		if l.Request == nil || l.Request.ARN == "" {
+			bad("license_specifications", "Missing license_configuration_arn", "Every license_specifications block needs a license_configuration_request block with license_configuration_arn.")
+		}
+	}
+	if (c.ENASupport != nil && *c.ENASupport || c.SriovSupport) && spot {
+		bad("spot_price", "Conflicting options", "Spot instances cannot be modified, which ena_support and sriov_support need: use a source AMI that already has ENA or SR-IOV enabled.")
+	}
+	if !spot {
+		for _, attr := range []string{"spot_tags", "spot_tag", "spot_allocation_strategy", "block_duration_minutes", "fleet_tags", "fleet_tag"} {
+			if body != nil && awsutil.AttrRange(body, attr) != nil {
+				bad(attr, "Spot option without spot_price", attr+" applies to spot instances only: set spot_price too.")
+			}
+		}
+	}
+	if s := c.SpotAllocationStrategy; s != "" && !slices.Contains(ec2types.SpotAllocationStrategy("").Values(), ec2types.SpotAllocationStrategy(s)) {
+		bad("spot_allocation_strategy", "Invalid spot_allocation_strategy", fmt.Sprintf("spot_allocation_strategy must be one of %v, not %q.", ec2types.SpotAllocationStrategy("").Values(), s))
+	}
+	if c.SpotPriceAutoProduct != "" {
+		warn("spot_price_auto_product", "Deprecated option", "spot_price_auto_product is deprecated and has no effect: spot prices need no product description.")
+	}
+	if d := c.BlockDurationMinutes; d != 0 {
+		if d%60 != 0 || d < 60 || d > 360 {
+			bad("block_duration_minutes", "Invalid block_duration_minutes", fmt.Sprintf("block_duration_minutes must be a multiple of 60 from 60 to 360, not %d.", d))
+		}
+		warn("block_duration_minutes", "Option without effect", "AWS no longer offers spot blocks (fixed-duration spot instances), and the EC2 Fleet that requests spot instances has no duration: block_duration_minutes is checked and not sent, as in Packer.")
+	}
 	return diags
+}
+
+// validateImage checks the image options added for Packer's AMI
+// configuration.
+func (c *Config) validateImage(body hcl.Body) hcl.Diagnostics {
+	var diags hcl.Diagnostics
+	bad := func(attr, summary, detail string) {
+		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: summary, Detail: detail, Subject: awsutil.AttrRange(body, attr)})
+	}
+	if !oneOf(c.AMIVirtType, "", "paravirtual", "hvm") {
+		bad("ami_virtualization_type", "Invalid ami_virtualization_type", fmt.Sprintf(`ami_virtualization_type must be "paravirtual" or "hvm", not %q.`, c.AMIVirtType))
+	}
+	if d := c.SnapshotCopyDurationMinutes; d != 0 && (d < 15 || d%15 != 0) {
+		bad("snapshot_copy_duration_minutes", "Invalid snapshot_copy_duration_minutes", fmt.Sprintf("snapshot_copy_duration_minutes must be a multiple of 15, at least 15, not %d.", d))
+	}
+	if c.SkipSaveBuildRegion && !c.SkipCreateAMI && !slices.ContainsFunc(c.AMIRegions, func(r string) bool { return r != c.Region }) {
+		bad("skip_save_build_region", "Nothing to keep", "skip_save_build_region keeps only the copies in ami_regions, and ami_regions names no other region than the build region.")
+	}
+	return diags
+}
+
+func countSet(vals ...string) int {
+	n := 0
+	for _, v := range vals {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// merge folds the block forms (tag, run_tag, filter, ...) into their maps,
+// a block winning over the map entry with its key as in Packer, and the
+// deprecated spellings (tenancy, enable_t2_unlimited) into the current
+// ones. New calls it once, after decoding.
+func (c *Config) merge() {
+	c.Tags = mergeKV(c.Tags, c.Tag)
+	c.SnapshotTags = mergeKV(c.SnapshotTags, c.SnapshotTag)
+	c.RunTags = mergeKV(c.RunTags, c.RunTag)
+	c.RunVolumeTags = mergeKV(c.RunVolumeTags, c.RunVolumeTag)
+	c.SpotTags = mergeKV(c.SpotTags, c.SpotTag)
+	c.FleetTags = mergeKV(c.FleetTags, c.FleetTag)
+	for _, f := range []*Filter{c.VpcFilter, c.SecurityGroupFilter} {
+		f.merge()
+	}
+	if c.SubnetFilter != nil {
+		c.SubnetFilter.Filter.merge()
+	}
+	if c.Tenancy != "" {
+		if c.Placement == nil {
+			c.Placement = &Placement{}
+		}
+		if c.Placement.Tenancy == "" {
+			c.Placement.Tenancy = c.Tenancy
+		}
+	}
+	if c.EnableT2Unlimited {
+		c.EnableUnlimitedCredits = true
+	}
+}
+
+func (f *Filter) merge() {
+	if f == nil || len(f.Filter) == 0 {
+		return
+	}
+	if f.Filters == nil {
+		f.Filters = map[string]string{}
+	}
+	for _, nv := range f.Filter {
+		f.Filters[nv.Name] = nv.Value
+	}
+}
+
+func mergeKV(m map[string]string, kvs []KeyValue) map[string]string {
+	if len(kvs) == 0 {
+		return m
+	}
+	if m == nil {
+		m = map[string]string{}
+	}
+	for _, kv := range kvs {
+		m[kv.Key] = kv.Value
+	}
+	return m
 }
 
 func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }

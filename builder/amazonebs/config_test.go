@@ -47,24 +47,49 @@ tags = { Name = "web" }
 
 func TestNewInvalid(t *testing.T) {
 	cases := map[string]struct{ src, want string }{
-		"no source":          {`instance_type = "t3.micro"` + "\n" + `ami_name = "abc"`, "source_ami or a source_ami_filter"},
-		"no instance type":   {`source_ami = "ami-1"` + "\n" + `ami_name = "abc"`, "instance_type"},
-		"no ami_name":        {`source_ami = "ami-1"` + "\n" + `instance_type = "t3.micro"`, "ami_name"},
-		"bad ssh_interface":  {base + `ssh_interface = "ipv6"`, "ssh_interface must be one of"},
-		"bad cidr":           {base + `temporary_security_group_source_cidrs = ["10.0.0.300/8"]`, "not a CIDR"},
-		"spot without price": {base + `spot_instance_types = ["t3.micro"]`, "spot_price"},
-		"unknown option":     {base + `ami_nmae = "x"`, "ami_nmae"},
-		"key pair, no key":   {base + `ssh_keypair_name = "mine"`, "ssh_private_key_file"},
-		"bad deprecate_at":   {base + `deprecate_at = "tomorrow"`, "RFC 3339"},
-		"unused region key":  {base + `region_kms_key_ids = { "eu-west-1" = "k" }`, "neither region nor in ami_regions"},
-		"bad key type":       {base + `temporary_key_pair_type = "dsa"`, "temporary_key_pair_type"},
-		"vpc, no subnet":     {base + `vpc_id = "vpc-1"`, "subnet_id or subnet_filter"},
-		"bad hop limit":      {base + "metadata_options {\n http_put_response_hop_limit = 99\n}", "hop_limit"},
+		"no source":                    {`instance_type = "t3.micro"` + "\n" + `ami_name = "abc"`, "source_ami or a source_ami_filter"},
+		"no instance type":             {`source_ami = "ami-1"` + "\n" + `ami_name = "abc"`, "instance_type"},
+		"no ami_name":                  {`source_ami = "ami-1"` + "\n" + `instance_type = "t3.micro"`, "ami_name"},
+		"bad ssh_interface":            {base + `ssh_interface = "ipv6"`, "ssh_interface must be one of"},
+		"bad cidr":                     {base + `temporary_security_group_source_cidrs = ["10.0.0.300/8"]`, "not a CIDR"},
+		"spot without price":           {base + `spot_instance_types = ["t3.micro"]`, "spot_price"},
+		"unknown option":               {base + `ami_nmae = "x"`, "ami_nmae"},
+		"key pair, no key":             {base + `ssh_keypair_name = "mine"`, "ssh_private_key_file"},
+		"bad deprecate_at":             {base + `deprecate_at = "tomorrow"`, "RFC 3339"},
+		"unused region key":            {base + `region_kms_key_ids = { "eu-west-1" = "k" }`, "neither region nor in ami_regions"},
+		"bad key type":                 {base + `temporary_key_pair_type = "dsa"`, "temporary_key_pair_type"},
+		"vpc, no subnet":               {base + `vpc_id = "vpc-1"`, "subnet_id or subnet_filter"},
+		"bad hop limit":                {base + "metadata_options {\n http_put_response_hop_limit = 99\n}", "hop_limit"},
+		"bad tenancy":                  {base + `tenancy = "shared"`, "tenancy must be one of"},
+		"bad placement tenancy":        {base + "placement {\n tenancy = \"shared\"\n}", "placement.tenancy must be one of"},
+		"two tenancies":                {base + "tenancy = \"dedicated\"\nplacement {\n tenancy = \"host\"\n}", "not both"},
+		"host, not host tenancy":       {base + "placement {\n host_id = \"h-1\"\n tenancy = \"dedicated\"\n}", "tenancy = \"host\""},
+		"host and group":               {base + "placement {\n host_id = \"h-1\"\n host_resource_group_arn = \"arn:x\"\n}", "not both"},
+		"bad reservation preference":   {base + `capacity_reservation_preference = "always"`, `"none" or "open"`},
+		"two reservations":             {base + "capacity_reservation_preference = \"open\"\ncapacity_reservation_id = \"cr-1\"", "mutually exclusive"},
+		"t2 unlimited on t3":           {base + "enable_t2_unlimited = true", "t2 instance type"},
+		"unlimited on m5":              {strings.Replace(base, "t3.micro", "m5.large", 1) + "enable_unlimited_credits = true", "burstable"},
+		"unlimited, spot t2":           {strings.Replace(base, "t3.micro", "t2.micro", 1) + "spot_price = \"auto\"\nenable_unlimited_credits = true", "spot instances of a t2 type"},
+		"enclave on spot":              {base + "spot_price = \"auto\"\nenable_nitro_enclave = true", "not supported for spot"},
+		"license, no arn":              {base + "license_specifications {\n}", "license_configuration_arn"},
+		"ena on spot":                  {base + "spot_price = \"auto\"\nena_support = true", "cannot be modified"},
+		"spot tags, no spot":           {base + "spot_tag {\n key = \"a\"\n value = \"b\"\n}", "spot instances only"},
+		"fleet tags, no spot":          {base + "fleet_tags = { a = \"b\" }", "spot instances only"},
+		"bad strategy":                 {base + "spot_price = \"auto\"\nspot_allocation_strategy = \"cheapest\"", "spot_allocation_strategy must be one of"},
+		"bad block duration":           {base + "spot_price = \"auto\"\nblock_duration_minutes = 90", "multiple of 60"},
+		"bad virt type":                {base + `ami_virtualization_type = "pv"`, `"paravirtual" or "hvm"`},
+		"bad copy duration":            {base + "ami_regions = [\"eu-west-1\"]\nsnapshot_copy_duration_minutes = 20", "multiple of 15"},
+		"skip build region, no copies": {base + "skip_save_build_region = true", "ami_regions names no other region"},
+		"tag without key":              {base + "tag {\n value = \"a\"\n}", "key"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			_, diags := New(parseBody(t, tc.src), nil)
-			if !diags.HasErrors() || !strings.Contains(diags.Error(), tc.want) {
+			var all strings.Builder
+			for _, d := range diags {
+				all.WriteString(d.Summary + ": " + d.Detail + "\n")
+			}
+			if !diags.HasErrors() || !strings.Contains(all.String(), tc.want) {
 				t.Fatalf("diags = %v, want one about %q", diags, tc.want)
 			}
 			for _, d := range diags {

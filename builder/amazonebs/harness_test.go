@@ -50,8 +50,9 @@ func (f *faults) hit(op string) bool {
 	return false
 }
 
-// motoClients returns a ClientFunc for moto with optional fault injection.
-func motoClients(moto *testmoto.Server, f *faults) ClientFunc {
+// motoClients returns a ClientFunc for moto whose clients carry apiOptions
+// (fault injection, request recording).
+func motoClients(moto *testmoto.Server, apiOptions ...func(*middleware.Stack) error) ClientFunc {
 	var mu sync.Mutex
 	clients := map[string]EC2{}
 	return func(_ context.Context, region string) (EC2, error) {
@@ -61,9 +62,7 @@ func motoClients(moto *testmoto.Server, f *faults) ClientFunc {
 			return c, nil
 		}
 		c := ec2.NewFromConfig(moto.Config(region), func(o *ec2.Options) {
-			if f != nil {
-				o.APIOptions = append(o.APIOptions, f.middleware)
-			}
+			o.APIOptions = append(o.APIOptions, apiOptions...)
 		})
 		clients[region] = c
 		return c, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/kilnhq/kiln/builder"
 	"github.com/kilnhq/kiln/communicator"
@@ -42,6 +43,8 @@ type rig struct {
 	journal string
 	boot    *testboot.Player
 	copies  bool // copy the image to copyRegion
+	// apiOptions are added to every EC2 client the builder gets.
+	apiOptions []func(*middleware.Stack) error
 	// baseline holds what moto has before the build (its catalog's
 	// snapshots belong to the test account).
 	baseline map[*ec2.Client]map[string]bool
@@ -118,7 +121,11 @@ func (r *rig) builder(src string, f *faults) *Builder {
 		r.t.Fatalf("decode: %s", diags.Error())
 	}
 	eb := b.(*Builder)
-	eb.clients = motoClients(r.moto, f)
+	opts := r.apiOptions
+	if f != nil {
+		opts = append(opts, f.middleware)
+	}
+	eb.clients = motoClients(r.moto, opts...)
 	eb.journalDir = r.journal
 	eb.waits.first, eb.waits.max = 10*time.Millisecond, 100*time.Millisecond
 	eb.publicIP = func(context.Context) (string, error) { return "", errors.New("tests never look up public addresses") }

@@ -23,8 +23,33 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 		UserData:        aws.String(encodeUserData(s.userData)),
 		MetadataOptions: launchTemplateMetadata(s.metadataOptions()),
 	}
+	spotTags, err := s.renderTags(c.SpotTags, s.region)
+	if err != nil {
+		return "", fmt.Errorf("spot_tags: %w", err)
+	}
+	if len(spotTags) > 0 {
+		tagSpecs = append(tagSpecs, awsutil.TagSpec(types.ResourceTypeSpotInstancesRequest, awsutil.Tags(spotTags)))
+	}
 	for _, ts := range tagSpecs {
 		data.TagSpecifications = append(data.TagSpecifications, types.LaunchTemplateTagSpecificationRequest{ResourceType: ts.ResourceType, Tags: ts.Tags})
+	}
+	o := s.launchOptions()
+	data.EbsOptimized = o.ebsOptimized
+	if p := o.placement; p != nil {
+		// The fleet's overrides carry the availability zone.
+		data.Placement = &types.LaunchTemplatePlacementRequest{HostResourceGroupArn: p.HostResourceGroupArn, HostId: p.HostId, Tenancy: p.Tenancy}
+	}
+	if r := o.capacity; r != nil {
+		data.CapacityReservationSpecification = &types.LaunchTemplateCapacityReservationSpecificationRequest{
+			CapacityReservationPreference: r.CapacityReservationPreference, CapacityReservationTarget: r.CapacityReservationTarget,
+		}
+	}
+	data.CreditSpecification = o.credits
+	if o.enclave != nil {
+		data.EnclaveOptions = &types.LaunchTemplateEnclaveOptionsRequest{Enabled: o.enclave.Enabled}
+	}
+	for _, l := range o.licenses {
+		data.LicenseSpecifications = append(data.LicenseSpecifications, types.LaunchTemplateLicenseConfigurationRequest{LicenseConfigurationArn: l.LicenseConfigurationArn})
 	}
 	for _, m := range s.blockDevices() {
 		data.BlockDeviceMappings = append(data.BlockDeviceMappings, launchTemplateBlockDevice(m))
@@ -79,6 +104,14 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 		}
 		overrides = append(overrides, o)
 	}
+	fleetTags, err := s.renderTags(c.FleetTags, s.region)
+	if err != nil {
+		return "", fmt.Errorf("fleet_tags: %w", err)
+	}
+	strategy := types.SpotAllocationStrategyPriceCapacityOptimized
+	if c.SpotAllocationStrategy != "" {
+		strategy = types.SpotAllocationStrategy(c.SpotAllocationStrategy)
+	}
 	token := s.clientToken("create-fleet")
 	out, err := create(ctx, s.journal, s.region, kindInstance, token, s.ec2.CreateFleet, &ec2.CreateFleetInput{
 		Type:        types.FleetTypeInstant,
@@ -90,8 +123,8 @@ func launchSpot(ctx context.Context, s *state, u *step.Undo, tagSpecs []types.Ta
 		TargetCapacitySpecification: &types.TargetCapacitySpecificationRequest{
 			TotalTargetCapacity: aws.Int32(1), DefaultTargetCapacityType: types.DefaultTargetCapacityTypeSpot,
 		},
-		SpotOptions:       &types.SpotOptionsRequest{AllocationStrategy: types.SpotAllocationStrategyPriceCapacityOptimized},
-		TagSpecifications: []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeFleet, s.tempTags)},
+		SpotOptions:       &types.SpotOptionsRequest{AllocationStrategy: strategy},
+		TagSpecifications: []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeFleet, awsutil.Tags(fleetTags), s.tempTags)},
 	})
 	if err != nil {
 		return "", fmt.Errorf("request spot instance (%s at %s): %w", strings.Join(instanceTypes, ", "), c.SpotPrice, err)

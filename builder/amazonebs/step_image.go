@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -30,9 +31,17 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 		}
 	}
 	instance := aws.ToString(s.instance.InstanceId)
+	if err := s.modifyInstance(ctx, instance); err != nil {
+		return err
+	}
+	name := s.amiName
+	if s.cfg.SkipSaveBuildRegion {
+		// Only the source of the copies, removed at the end.
+		name = "kiln-intermediate-" + s.build
+	}
 	in := &ec2.CreateImageInput{
 		InstanceId:        aws.String(instance),
-		Name:              aws.String(s.amiName),
+		Name:              aws.String(name),
 		TagSpecifications: []types.TagSpecification{awsutil.TagSpec(types.ResourceTypeImage, s.tempTags)},
 	}
 	if s.amiDescription != "" {
@@ -41,28 +50,49 @@ func stepCreateImage(ctx context.Context, s *state, u *step.Undo) error {
 	if bdm := blockDeviceMappings(s.cfg.AMIBlockDevices); len(bdm) > 0 {
 		in.BlockDeviceMappings = bdm
 	}
-	out, err := create(ctx, s.journal, s.region, kindImage, s.amiName, s.ec2.CreateImage, in)
+	out, err := create(ctx, s.journal, s.region, kindImage, name, s.ec2.CreateImage, in)
 	if apiCode(err) == "InvalidAMIName.Duplicate" {
 		err = fmt.Errorf("%w: %w", err, family.ErrNameTaken) // another build took the name meanwhile
 	}
 	if err != nil {
-		return fmt.Errorf("create image %q of instance %s: %w", s.amiName, instance, err)
+		return fmt.Errorf("create image %q of instance %s: %w", name, instance, err)
 	}
 	id := aws.ToString(out.ImageId)
-	if err := s.trackImage(u, s.region, s.amiName, id); err != nil {
+	if err := s.trackImage(u, s.region, name, id); err != nil {
 		return err
 	}
 	s.say("image %s pending in %s", id, s.region)
 	return s.awaitImage(ctx, s.region, s.ec2, id)
 }
 
+// modifyInstance sets ena_support and sriov_support on the stopped
+// instance, so that its image has them, as Packer does.
+func (s *state) modifyInstance(ctx context.Context, id string) error {
+	if s.cfg.SriovSupport {
+		if _, err := s.ec2.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(id), SriovNetSupport: &types.AttributeValue{Value: aws.String("simple")},
+		}); err != nil {
+			return fmt.Errorf("enable SR-IOV (sriov_support) on instance %s: %w", id, err)
+		}
+	}
+	if ena := s.cfg.ENASupport; ena != nil {
+		if _, err := s.ec2.ModifyInstanceAttribute(ctx, &ec2.ModifyInstanceAttributeInput{
+			InstanceId: aws.String(id), EnaSupport: &types.AttributeBooleanValue{Value: ena},
+		}); err != nil {
+			return fmt.Errorf("set ENA support (ena_support = %t) on instance %s: %w", *ena, id, err)
+		}
+	}
+	return nil
+}
+
 // trackImage records an image that exists (pending or not), made by the
-// call whose intent carried its name.
+// call whose intent carried its name. A kept image is removed only if the
+// build fails; the intermediate image of skip_save_build_region always.
 func (s *state) trackImage(u *step.Undo, region, name, id string) error {
 	s.mu.Lock()
 	s.images[region] = id
 	s.mu.Unlock()
-	return s.created(u, region, kindImage, name, id, true, func(ctx context.Context, c EC2) error {
+	return s.created(u, region, kindImage, name, id, slices.Contains(s.kept(), region), func(ctx context.Context, c EC2) error {
 		return s.remover().image(ctx, c, id)
 	})
 }
@@ -116,7 +146,7 @@ func (s *state) awaitImage(ctx context.Context, region string, c EC2, id string)
 // region (force_deregister), with their snapshots when
 // force_delete_snapshot is set.
 func (s *state) deregisterExisting(ctx context.Context) error {
-	for _, region := range s.regions() {
+	for _, region := range s.kept() {
 		c, err := s.clients(ctx, region)
 		if err != nil {
 			return err
@@ -175,6 +205,9 @@ func (s *state) copyImage(ctx context.Context, u *step.Undo, source, region stri
 			awsutil.TagSpec(types.ResourceTypeImage, s.tempTags),
 			awsutil.TagSpec(types.ResourceTypeSnapshot, s.tempTags),
 		},
+	}
+	if d := s.cfg.SnapshotCopyDurationMinutes; d > 0 {
+		in.SnapshotCopyCompletionDurationMinutes = aws.Int64(int64(d))
 	}
 	if desc, err := s.render(s.cfg.AMIDescription, region); err != nil {
 		return fmt.Errorf("ami_description: %w", err)
@@ -243,12 +276,19 @@ func stepShare(ctx context.Context, s *state, _ *step.Undo) error {
 			return fmt.Errorf("deprecate_at %q is not an RFC 3339 time: %w", v, err)
 		}
 	}
-	for _, region := range s.regions() {
+	for _, region := range s.kept() {
 		client, err := s.clients(ctx, region)
 		if err != nil {
 			return err
 		}
 		id := s.images[region]
+		if len(c.AMIProductCodes) > 0 {
+			if _, err := client.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{
+				ImageId: aws.String(id), ProductCodes: c.AMIProductCodes,
+			}); err != nil {
+				return regionalError(region, "set ami_product_codes of image "+id, err)
+			}
+		}
 		if len(perms) > 0 {
 			if _, err := client.ModifyImageAttribute(ctx, &ec2.ModifyImageAttributeInput{
 				ImageId:          aws.String(id),
@@ -287,6 +327,29 @@ func stepShare(ctx context.Context, s *state, _ *step.Undo) error {
 	return nil
 }
 
+// imageTags returns the tags of the image in region: tags, with the
+// run_tags it does not set unless skip_ami_run_tags (as in Packer), and the
+// family's lineage.
+func (s *state) imageTags(region string) (map[string]string, error) {
+	tags, err := s.renderTags(s.cfg.Tags, region)
+	if err != nil {
+		return nil, fmt.Errorf("tags: %w", err)
+	}
+	if !s.cfg.SkipAMIRunTags {
+		run, err := s.renderTags(s.cfg.RunTags, region)
+		if err != nil {
+			return nil, fmt.Errorf("run_tags: %w", err)
+		}
+		for k, v := range run {
+			if _, ok := tags[k]; !ok {
+				tags[k] = v
+			}
+		}
+	}
+	maps.Copy(tags, s.lineage)
+	return tags, nil
+}
+
 // stepTag applies tags to the images and their snapshots and snapshot_tags
 // to the snapshots (rendered per region), then removes
 // the temporary marks: from here on the images are the build's result.
@@ -299,17 +362,16 @@ func stepTag(ctx context.Context, s *state, _ *step.Undo) error {
 		{Key: aws.String(awsutil.TagExpiresAt)},
 		{Key: aws.String(awsutil.TagCreatedAt)},
 	}
-	for _, region := range s.regions() {
+	for _, region := range s.kept() {
 		client, err := s.clients(ctx, region)
 		if err != nil {
 			return err
 		}
 		id, snaps := s.images[region], s.snapshots[region]
-		tags, err := s.renderTags(s.cfg.Tags, region)
+		tags, err := s.imageTags(region)
 		if err != nil {
-			return fmt.Errorf("tags: %w", err)
+			return err
 		}
-		maps.Copy(tags, s.lineage)
 		// As in Packer, snapshots get the AMI's tags, overridden by
 		// snapshot_tags.
 		snapTags, err := s.renderTags(s.cfg.SnapshotTags, region)
@@ -334,9 +396,18 @@ func stepTag(ctx context.Context, s *state, _ *step.Undo) error {
 		if _, err := client.DeleteTags(ctx, &ec2.DeleteTagsInput{Resources: append([]string{id}, snaps...), Tags: temporary}); err != nil {
 			return regionalError(region, "untag image "+id, err)
 		}
+		// Last: a protected image can no longer be removed if the build
+		// fails.
+		if p := s.cfg.DeregistrationProtection; p != nil && p.Enabled {
+			if _, err := client.EnableImageDeregistrationProtection(ctx, &ec2.EnableImageDeregistrationProtectionInput{
+				ImageId: aws.String(id), WithCooldown: aws.Bool(p.WithCooldown),
+			}); err != nil {
+				return regionalError(region, "enable deregistration protection of image "+id, err)
+			}
+		}
 	}
 	// The images are kept: the journal no longer needs to account for them.
-	for _, region := range s.regions() {
+	for _, region := range s.kept() {
 		if err := s.journal.Done(region, kindImage, s.images[region]); err != nil {
 			return err
 		}

@@ -86,6 +86,14 @@ func stepLaunch(ctx context.Context, s *state, u *step.Undo) error {
 
 func (s *state) blockDevices() []types.BlockDeviceMapping {
 	out := blockDeviceMappings(s.cfg.LaunchBlockDevices)
+	if s.cfg.NoEphemeral {
+		// no_ephemeral: keep instance store volumes out of the instance
+		// (and so of the image), as the EC2 console does, by mapping every
+		// device name EC2 would give them to nothing.
+		for c := 'a'; c <= 'z'; c++ {
+			out = append(out, types.BlockDeviceMapping{DeviceName: aws.String("xvdc" + string(c)), NoDevice: aws.String("")})
+		}
+	}
 	if s.cfg.EncryptBoot == nil || !*s.cfg.EncryptBoot {
 		return out
 	}
@@ -203,9 +211,13 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 		in.SubnetId = optional(s.subnetID)
 		in.SecurityGroupIds = s.sgIDs
 	}
-	if s.az != "" && s.subnetID == "" {
-		in.Placement = &types.Placement{AvailabilityZone: aws.String(s.az)}
-	}
+	o := s.launchOptions()
+	in.Placement = o.placement
+	in.EbsOptimized = o.ebsOptimized
+	in.CapacityReservationSpecification = o.capacity
+	in.CreditSpecification = o.credits
+	in.EnclaveOptions = o.enclave
+	in.LicenseSpecifications = o.licenses
 	out, err := create(ctx, s.journal, s.region, kindInstance, token, s.ec2.RunInstances, in)
 	if err != nil {
 		return "", fmt.Errorf("launch instance from %s: %w", aws.ToString(s.source.ImageId), err)
@@ -216,6 +228,59 @@ func launchOnDemand(ctx context.Context, s *state, u *step.Undo, tagSpecs []type
 	id := aws.ToString(out.Instances[0].InstanceId)
 	s.instance = out.Instances[0]
 	return id, s.trackInstance(u, token, id)
+}
+
+// launchOptions are the instance options that RunInstances and the spot
+// path's launch template both carry, in RunInstances' types.
+type launchOptions struct {
+	placement    *types.Placement
+	ebsOptimized *bool
+	capacity     *types.CapacityReservationSpecification
+	credits      *types.CreditSpecificationRequest
+	enclave      *types.EnclaveOptionsRequest
+	licenses     []types.LicenseConfigurationRequest
+}
+
+func (s *state) launchOptions() launchOptions {
+	c := s.cfg
+	var o launchOptions
+	var p types.Placement
+	if s.az != "" && s.subnetID == "" {
+		p.AvailabilityZone = aws.String(s.az)
+	}
+	if pl := c.Placement; pl != nil {
+		p.HostResourceGroupArn = optional(pl.HostResourceGroupARN)
+		p.HostId = optional(pl.HostID)
+		p.Tenancy = types.Tenancy(pl.Tenancy)
+		if p.Tenancy == "" && (pl.HostResourceGroupARN != "" || pl.HostID != "") {
+			p.Tenancy = types.TenancyHost // a Dedicated Host means host tenancy
+		}
+	}
+	if p != (types.Placement{}) {
+		o.placement = &p
+	}
+	if c.EBSOptimized {
+		o.ebsOptimized = aws.Bool(true)
+	}
+	switch {
+	case c.CapacityReservationPreference != "":
+		o.capacity = &types.CapacityReservationSpecification{CapacityReservationPreference: types.CapacityReservationPreference(c.CapacityReservationPreference)}
+	case c.CapacityReservationID != "" || c.CapacityReservationGroupARN != "":
+		o.capacity = &types.CapacityReservationSpecification{CapacityReservationTarget: &types.CapacityReservationTarget{
+			CapacityReservationId:               optional(c.CapacityReservationID),
+			CapacityReservationResourceGroupArn: optional(c.CapacityReservationGroupARN),
+		}}
+	}
+	if c.EnableUnlimitedCredits {
+		o.credits = &types.CreditSpecificationRequest{CpuCredits: aws.String("unlimited")}
+	}
+	if c.EnableNitroEnclave {
+		o.enclave = &types.EnclaveOptionsRequest{Enabled: aws.Bool(true)}
+	}
+	for _, l := range c.LicenseSpecifications {
+		o.licenses = append(o.licenses, types.LicenseConfigurationRequest{LicenseConfigurationArn: aws.String(l.Request.ARN)})
+	}
+	return o
 }
 
 // attachVolumes names the EBS volumes of running instance id in what its

@@ -3,7 +3,9 @@ package amazonebs
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -23,6 +25,9 @@ func stepSourceAMI(ctx context.Context, s *state, _ *step.Undo) error {
 	}
 	if img.RootDeviceType != types.DeviceTypeEbs {
 		return fmt.Errorf("source AMI %s (%s) has root device type %q: amazon-ebs needs an EBS-backed image", aws.ToString(img.ImageId), aws.ToString(img.Name), img.RootDeviceType)
+	}
+	if v := s.cfg.AMIVirtType; v != "" && string(img.VirtualizationType) != v {
+		return fmt.Errorf("source AMI %s is %s, not ami_virtualization_type %q: an image made of an instance keeps its source's virtualization type", aws.ToString(img.ImageId), img.VirtualizationType, v)
 	}
 	s.source = img
 	s.say("source AMI: %s (%s)", aws.ToString(img.ImageId), aws.ToString(img.Name))
@@ -67,10 +72,13 @@ func stepCheckName(ctx context.Context, s *state, _ *step.Undo) error {
 	if n := len(s.amiName); n < 3 || n > 128 {
 		return fmt.Errorf("ami_name %q is %d characters long; AWS allows 3 to 128", s.amiName, n)
 	}
+	if err := s.checkRegions(ctx); err != nil {
+		return err
+	}
 	if s.cfg.ForceDeregister {
 		return nil // replaced in create-image
 	}
-	for _, region := range s.regions() {
+	for _, region := range s.kept() {
 		c, err := s.clients(ctx, region)
 		if err != nil {
 			return err
@@ -81,6 +89,28 @@ func stepCheckName(ctx context.Context, s *state, _ *step.Undo) error {
 		}
 		if img != nil {
 			return fmt.Errorf("an AMI named %q already exists in %s (%s); choose another ami_name or set force_deregister = true: %w", s.amiName, region, aws.ToString(img.ImageId), family.ErrNameTaken)
+		}
+	}
+	return nil
+}
+
+// checkRegions makes sure every region of ami_regions and
+// region_kms_key_ids exists, unless skip_region_validation is set.
+func (s *state) checkRegions(ctx context.Context) error {
+	if s.cfg.SkipRegionValidation || (len(s.cfg.AMIRegions) == 0 && len(s.cfg.RegionKMSKeyIDs) == 0) {
+		return nil
+	}
+	out, err := s.ec2.DescribeRegions(ctx, &ec2.DescribeRegionsInput{AllRegions: aws.Bool(true)})
+	if err != nil {
+		return fmt.Errorf("check ami_regions: %w", err)
+	}
+	known := map[string]bool{}
+	for _, r := range out.Regions {
+		known[aws.ToString(r.RegionName)] = true
+	}
+	for _, r := range append(slices.Clone(s.cfg.AMIRegions), slices.Sorted(maps.Keys(s.cfg.RegionKMSKeyIDs))...) {
+		if !known[r] {
+			return fmt.Errorf("ami_regions: %q is not a region EC2 knows (set skip_region_validation = true for a region it does not list)", r)
 		}
 	}
 	return nil
