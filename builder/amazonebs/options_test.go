@@ -17,6 +17,7 @@ import (
 	"github.com/aws/smithy-go/middleware"
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/kilnhq/kiln/event/eventtest"
 	"github.com/kilnhq/kiln/internal/testmoto"
 )
 
@@ -460,7 +461,7 @@ temporary_security_group_source_cidrs = ["127.0.0.1/32"]
 %s
 `, buildRegion, moto.Endpoint, source, typ, i, tc.hcl)
 			b := r.builder(src, nil)
-			art, err := b.Run(context.Background(), r.env(&eventLog{t: t}), nil)
+			art, err := b.Run(context.Background(), r.env(&eventtest.Recorder{Logf: t.Logf}), nil)
 			if tc.fails != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.fails) {
 					t.Fatalf("build: %v, want an error with %q", err, tc.fails)
