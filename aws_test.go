@@ -3,7 +3,6 @@ package kiln_test
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/kilnhq/kiln/internal/testmoto"
@@ -16,13 +15,8 @@ import (
 func useMoto(t *testing.T, region string) (*testmoto.Server, string) {
 	t.Helper()
 	moto := testmoto.Start(t)
-	for _, kv := range moto.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
 	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-credentials"))
+	moto.Setenv(t, dir)
 	t.Setenv("AWS_PROFILE", "")
 	t.Setenv("AWS_REGION", region)
 	t.Setenv("AWS_DEFAULT_REGION", "")

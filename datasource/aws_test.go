@@ -49,13 +49,8 @@ func newRig(t *testing.T) *rig {
 	moto := testmoto.Start(t)
 	// The SDK's default chain, as a user's environment would set it:
 	// amazon-parameterstore has no endpoint option of its own.
-	for _, kv := range moto.Env() {
-		k, v, _ := strings.Cut(kv, "=")
-		t.Setenv(k, v)
-	}
 	home := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "credentials"))
+	moto.Setenv(t, home)
 	t.Setenv("XDG_CACHE_HOME", home) // amazon-ebs's journal
 	r := &rig{
 		t: t, moto: moto, port: testenv.FreePort(t),

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -136,4 +137,19 @@ func (s *Server) Env() []string {
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_ENDPOINT_URL=" + s.Endpoint,
 	}
+}
+
+// Setenv points this test's SDK default chain at the server: the variables
+// of Env, and shared config and credentials files under dir that the test
+// writes or leaves absent, so that nothing of the machine's own AWS
+// configuration is read. It uses t.Setenv, so the test must not be
+// parallel.
+func (s *Server) Setenv(t testing.TB, dir string) {
+	t.Helper()
+	for _, kv := range s.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
 }
