@@ -75,7 +75,7 @@ type Config struct {
 	SpotTag                []KeyValue        `hcl:"spot_tag,block"`
 	SpotAllocationStrategy string            `hcl:"spot_allocation_strategy,optional"`
 	SpotPriceAutoProduct   string            `hcl:"spot_price_auto_product,optional"` // deprecated, no effect (as in Packer)
-	BlockDurationMinutes   int               `hcl:"block_duration_minutes,optional"`  // spot blocks: AWS no longer offers them
+	BlockDurationMinutes   int               `hcl:"block_duration_minutes,optional"`  // rejected: AWS no longer offers spot blocks
 	FleetTags              map[string]string `hcl:"fleet_tags,optional"`
 	FleetTag               []KeyValue        `hcl:"fleet_tag,block"`
 
@@ -409,11 +409,9 @@ func (c *Config) validateRun(body hcl.Body) hcl.Diagnostics {
 	if c.SpotPriceAutoProduct != "" {
 		warn("spot_price_auto_product", "Deprecated option", "spot_price_auto_product is deprecated and has no effect: spot prices need no product description.")
 	}
-	if d := c.BlockDurationMinutes; d != 0 {
-		if d%60 != 0 || d < 60 || d > 360 {
-			bad("block_duration_minutes", "Invalid block_duration_minutes", fmt.Sprintf("block_duration_minutes must be a multiple of 60 from 60 to 360, not %d.", d))
-		}
-		warn("block_duration_minutes", "Option without effect", "AWS no longer offers spot blocks (fixed-duration spot instances), and the EC2 Fleet that requests spot instances has no duration: block_duration_minutes is checked and not sent, as in Packer.")
+	if c.BlockDurationMinutes != 0 {
+		// Accepting it would be accepting and ignoring it.
+		bad("block_duration_minutes", "Unsupported option", "block_duration_minutes asks for a spot block (a fixed-duration spot instance), which AWS no longer offers; kiln requests spot instances through an EC2 Fleet, which has no duration. Remove it: the instance runs until the build ends.")
 	}
 	return diags
 }

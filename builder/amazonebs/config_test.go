@@ -76,7 +76,7 @@ func TestNewInvalid(t *testing.T) {
 		"spot tags, no spot":           {base + "spot_tag {\n key = \"a\"\n value = \"b\"\n}", "spot instances only"},
 		"fleet tags, no spot":          {base + "fleet_tags = { a = \"b\" }", "spot instances only"},
 		"bad strategy":                 {base + "spot_price = \"auto\"\nspot_allocation_strategy = \"cheapest\"", "spot_allocation_strategy must be one of"},
-		"bad block duration":           {base + "spot_price = \"auto\"\nblock_duration_minutes = 90", "multiple of 60"},
+		"block duration":               {base + "spot_price = \"auto\"\nblock_duration_minutes = 60", "no longer offers"},
 		"bad virt type":                {base + `ami_virtualization_type = "pv"`, `"paravirtual" or "hvm"`},
 		"bad copy duration":            {base + "ami_regions = [\"eu-west-1\"]\nsnapshot_copy_duration_minutes = 20", "multiple of 15"},
 		"skip build region, no copies": {base + "skip_save_build_region = true", "ami_regions names no other region"},

@@ -28,9 +28,10 @@
 // made of an instance: kiln checks that the source AMI has it. Accepted
 // with a warning, as in Packer: tenancy and enable_t2_unlimited
 // (deprecated spellings of placement.tenancy and enable_unlimited_credits),
-// spot_price_auto_product (deprecated, no effect) and
-// block_duration_minutes (validated; AWS no longer offers spot blocks and
-// an EC2 Fleet has no duration, so it is not sent). Where Packer leaves the
+// and spot_price_auto_product (deprecated, no effect in Packer either).
+// Rejected with the reason: block_duration_minutes (AWS no longer offers
+// spot blocks, and the EC2 Fleet kiln requests spot through has no
+// duration). Where Packer leaves the
 // spot allocation strategy to AWS (lowest-price), kiln asks for
 // price-capacity-optimized unless spot_allocation_strategy is set.
 //

@@ -274,9 +274,6 @@ func TestOptionsReachRequests(t *testing.T) {
 		{name: "spot_price_auto_product", hcl: spot + `spot_price_auto_product = "Linux/UNIX"`, check: func(t *testing.T, r *sent, _ *Artifact) {
 			one[ec2.CreateFleetInput](t, r) // accepted, with a warning, and without effect
 		}},
-		{name: "block_duration_minutes", hcl: spot + "block_duration_minutes = 60", check: func(t *testing.T, r *sent, _ *Artifact) {
-			one[ec2.CreateFleetInput](t, r) // accepted, with a warning, and without effect
-		}},
 		{name: "ena_support", hcl: "ena_support = true", check: func(t *testing.T, r *sent, _ *Artifact) {
 			in := one[ec2.ModifyInstanceAttributeInput](t, r)
 			if in.EnaSupport == nil || !aws.ToBool(in.EnaSupport.Value) {
@@ -482,7 +479,6 @@ func TestOptionsWarn(t *testing.T) {
 	base := "source_ami = \"ami-1\"\ninstance_type = \"t2.micro\"\nami_name = \"abc\"\nregion = \"us-east-1\"\n"
 	for _, attr := range []string{
 		`spot_price = "auto"` + "\nspot_price_auto_product = \"Linux/UNIX\"",
-		`spot_price = "auto"` + "\nblock_duration_minutes = 120",
 		`tenancy = "dedicated"`,
 		"enable_t2_unlimited = true",
 	} {
